@@ -1,0 +1,121 @@
+"""Cart CSV exports: the export files (generated for the demo merchant) and their raw tables.
+
+One asset per export file stream (["csv_exports", stream]) and one per raw table
+(["raw_csv", stream]); dbt's `raw_csv` sources attach to the latter, so lineage runs from each
+file to every mart.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from connectors.csv_export import load_export_dir, load_profile
+from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
+from orchestration.settings import Settings
+
+CSV_SOURCE = "csv"  # source instance name: raw schema raw_csv, dbt source raw_csv
+
+
+class DemoMerchantConfig(dg.Config):
+    customers: int = 10_000
+    seed: int = 42
+    # No as-of here on purpose: the history ends at the pipeline's business date
+    # (TEIKI_AS_OF_DATE or today in Japan), the same date dbt measures at.
+
+
+def export_key(stream: str) -> dg.AssetKey:
+    return dg.AssetKey(["csv_exports", stream])
+
+
+def raw_key(stream: str) -> dg.AssetKey:
+    return dg.AssetKey([f"raw_{CSV_SOURCE}", stream])
+
+
+def build_csv_export_assets(settings: Settings) -> list:
+    profile = load_profile(settings.csv_profile)
+    streams = list(profile.streams)
+
+    export_specs = [
+        dg.AssetSpec(
+            export_key(s),
+            group_name="csv_exports",
+            kinds={"csv"},
+            description=f"The cart's `{profile.streams[s].file}` export in {settings.csv_export_dir}.",
+        )
+        for s in streams
+    ]
+    if settings.demo:
+        export_defs: list = [_demo_merchant_exports(export_specs, streams, settings)]
+    else:
+        # The merchant's cart (or an export job) drops the files: Dagster observes, never writes them.
+        export_defs = export_specs
+
+    @dg.multi_asset(
+        name=f"raw_{CSV_SOURCE}_tables",
+        specs=[
+            dg.AssetSpec(
+                raw_key(s),
+                deps=[export_key(s)],
+                group_name="raw",
+                kinds={"duckdb"},
+                description=f"`{s}` rows from the cart export, mapped by profile `{profile.name}`.",
+            )
+            for s in streams
+        ],
+        can_subset=True,
+        pool=WAREHOUSE_POOL,
+    )
+    def raw_csv_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+        selected = [k.path[-1] for k in context.selected_asset_keys]
+        with warehouse.connect() as con:
+            results = load_export_dir(
+                con, settings.csv_export_dir, profile, source=CSV_SOURCE, streams=selected
+            )
+            counts = {
+                s: con.execute(f'select count(*) from raw_{CSV_SOURCE}."{s}"').fetchone()[0]
+                for s in selected
+            }
+        by_stream: dict[str, list] = {s: [] for s in selected}
+        for r in results:
+            by_stream[r.stream].append(r)
+        for s in selected:
+            loads = by_stream[s]
+            yield dg.MaterializeResult(
+                asset_key=raw_key(s),
+                metadata={
+                    "dagster/row_count": counts[s],
+                    "files": dg.MetadataValue.json(
+                        [{"file": r.file, "status": r.status, "inserted": r.rows_inserted,
+                          "updated": r.rows_updated, "unchanged": r.rows_unchanged} for r in loads]
+                    ),
+                    "rows_inserted": sum(r.rows_inserted for r in loads),
+                    "rows_updated": sum(r.rows_updated for r in loads),
+                },
+            )
+
+    return [*export_defs, raw_csv_tables]
+
+
+def _demo_merchant_exports(specs: list[dg.AssetSpec], streams: list[str], settings: Settings):
+    @dg.multi_asset(name="demo_merchant_exports", specs=specs)
+    def demo_merchant_exports(context: dg.AssetExecutionContext, config: DemoMerchantConfig):
+        """Generates the demo merchant's cart exports (deterministic for a seed and as-of date)."""
+        from demo_merchant.generate import generate
+
+        as_of = settings.business_date()
+        summary = generate(
+            settings.csv_export_dir, customers=config.customers, seed=config.seed, as_of=as_of
+        )
+        context.log.info(f"demo merchant: {config.customers} customers, seed {config.seed}, as of {as_of}")
+        for s in streams:
+            yield dg.MaterializeResult(
+                asset_key=export_key(s),
+                metadata={
+                    "dagster/row_count": summary.rows[s],
+                    "path": dg.MetadataValue.path(str(settings.csv_export_dir / f"{s}.csv")),
+                    "as_of": as_of.isoformat(),
+                    "seed": config.seed,
+                },
+            )
+
+    return demo_merchant_exports

@@ -1,0 +1,37 @@
+"""Publishing assets."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from orchestration.publish.bi_snapshot import publish_snapshot
+from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
+from orchestration.settings import Settings
+from orchestration.transform.dbt_models import mart_keys
+
+
+def build_publish_assets(settings: Settings) -> list:
+    @dg.asset(
+        key=["bi", "snapshot"],
+        deps=mart_keys(),
+        group_name="publish",
+        kinds={"duckdb"},
+        pool=WAREHOUSE_POOL,
+        description=(
+            f"Every mart copied into {settings.bi_snapshot}, replaced atomically after each "
+            "refresh. BI tools open this file read-only, never the live warehouse."
+        ),
+    )
+    def bi_snapshot(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+        # Read-only: the pool guarantees no writer right now, and read-only cannot damage anything.
+        with warehouse.connect(read_only=True) as con:
+            counts = publish_snapshot(con, settings.bi_snapshot, settings.business_date().isoformat())
+        return dg.MaterializeResult(
+            metadata={
+                "path": dg.MetadataValue.path(str(settings.bi_snapshot)),
+                "tables": dg.MetadataValue.json(counts),
+                "as_of_date": settings.business_date().isoformat(),
+            }
+        )
+
+    return [bi_snapshot]

@@ -1,0 +1,93 @@
+import csv
+import os
+import stat
+from datetime import date
+
+import duckdb
+import pytest
+
+from connectors.channels.call_center_csv import CallListEncodingError, write_call_list
+from orchestration.actions.ledger import LedgerEntry, contacted_recently, record_day
+from orchestration.actions.policies import assign_arm
+
+
+@pytest.fixture
+def con(tmp_path):
+    c = duckdb.connect(str(tmp_path / "w.duckdb"))
+    yield c
+    c.close()
+
+
+def test_rerunning_a_day_replaces_it_instead_of_adding(con):
+    day = date(2026, 11, 23)
+    record_day(con, "c", "call_center", day, [LedgerEntry("k1", "treatment"), LedgerEntry("k2", "holdout")])
+    record_day(con, "c", "call_center", day, [LedgerEntry("k1", "treatment")])
+    rows = con.execute("select customer_key, arm from actions.action_ledger order by 1").fetchall()
+    assert rows == [("k1", "treatment")]
+
+
+def test_other_days_and_campaigns_are_untouched(con):
+    record_day(con, "c", "ch", date(2026, 11, 22), [LedgerEntry("k1", "treatment")])
+    record_day(con, "other", "ch", date(2026, 11, 23), [LedgerEntry("k1", "treatment")])
+    record_day(con, "c", "ch", date(2026, 11, 23), [])
+    assert con.execute("select count(*) from actions.action_ledger").fetchone()[0] == 2
+
+
+def test_duplicate_customer_in_one_day_is_refused_and_changes_nothing(con):
+    day = date(2026, 11, 23)
+    record_day(con, "c", "ch", day, [LedgerEntry("k1", "treatment")])
+    with pytest.raises(ValueError, match="repeat customers"):
+        record_day(con, "c", "ch", day, [LedgerEntry("k2", "treatment"), LedgerEntry("k2", "holdout")])
+    assert con.execute("select customer_key from actions.action_ledger").fetchall() == [("k1",)]
+
+
+def test_suppression_window_covers_the_days_before_today_only(con):
+    for d, k in [(10, "old"), (16, "in_window"), (22, "yesterday"), (23, "today")]:
+        record_day(con, "c", "ch", date(2026, 11, d), [LedgerEntry(k, "holdout")])
+    recent = contacted_recently(con, "c", date(2026, 11, 23), days=7)
+    assert recent == {"in_window", "yesterday"}
+
+
+def test_holdout_assignment_is_stable_and_near_the_share():
+    keys = [f"cust-{i}" for i in range(20_000)]
+    arms = [assign_arm("camp", k, 0.1) for k in keys]
+    assert arms == [assign_arm("camp", k, 0.1) for k in keys]
+    share = arms.count("holdout") / len(arms)
+    assert 0.09 < share < 0.11
+    # another campaign draws independently
+    other = [assign_arm("other", k, 0.1) for k in keys]
+    both = sum(a == b == "holdout" for a, b in zip(arms, other)) / len(keys)
+    assert both < 0.02
+    assert all(assign_arm("camp", k, 0.0) == "treatment" for k in keys[:100])
+    with pytest.raises(ValueError):
+        assign_arm("camp", "k", 1.0)
+
+
+COLUMNS = [("name", "氏名"), ("phone", "電話番号"), ("n", "定期回数")]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "cp932"])
+def test_call_list_opens_in_excel_encodings_and_is_private(tmp_path, encoding):
+    path = tmp_path / "out" / "list.csv"
+    write_call_list(path, [{"name": "山田 花子", "phone": "090-1234-5678", "n": 3}], COLUMNS, encoding)
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf") == (encoding == "utf-8-sig")
+    assert b"\r\n" in raw and raw.count(b"\n") == raw.count(b"\r\n") == 2
+    rows = list(csv.reader(raw.decode(encoding).splitlines()))
+    assert rows == [["氏名", "電話番号", "定期回数"], ["山田 花子", "090-1234-5678", "3"]]
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+
+
+def test_call_list_rewrite_replaces_the_file_whole(tmp_path):
+    path = tmp_path / "list.csv"
+    write_call_list(path, [{"name": f"n{i}"} for i in range(50)], COLUMNS)
+    write_call_list(path, [{"name": "only"}], COLUMNS)
+    assert path.read_bytes().count(b"\r\n") == 2
+    assert [p.name for p in tmp_path.iterdir()] == ["list.csv"]
+
+
+def test_cp932_list_names_the_line_it_cannot_encode(tmp_path):
+    path = tmp_path / "list.csv"
+    with pytest.raises(CallListEncodingError, match="line 3"):
+        write_call_list(path, [{"name": "ok"}, {"name": "🙂"}], COLUMNS, "cp932")
+    assert not path.exists()
