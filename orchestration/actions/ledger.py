@@ -53,7 +53,13 @@ def contacted_recently(
     con: duckdb.DuckDBPyConnection, campaign: str, action_date: date, days: int
 ) -> set[str]:
     """Customers this campaign chose (either arm) in the `days` days before `action_date`."""
-    ensure_ledger(con)
+    # No DDL here, so a read-only connection can ask too; no ledger yet means nobody contacted.
+    exists = con.execute(
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'actions' and table_name = 'action_ledger'"
+    ).fetchone()[0]
+    if not exists:
+        return set()
     rows = con.execute(
         f"""select distinct customer_key from {LEDGER_TABLE}
             where campaign = ? and action_date >= ? and action_date < ?""",

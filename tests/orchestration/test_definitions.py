@@ -1,0 +1,63 @@
+import yaml
+
+import dagster as dg
+
+from orchestration.definitions import defs
+from orchestration.resources import WAREHOUSE_POOL
+from tests.conftest import ROOT
+
+
+def test_definitions_load_and_validate():
+    repo = defs.get_repository_def()
+    keys = {k.to_user_string() for k in repo.asset_graph.get_all_asset_keys()}
+    for expected in [
+        "csv_exports/orders", "raw_csv/orders", "staging/stg_csv__orders",
+        "marts/subscriptions", "marts/cancel_signal_subscribers",
+        "actions/call_center_list", "bi/snapshot",
+    ]:
+        assert expected in keys, expected
+    dg.Definitions.validate_loadable(defs)
+
+
+def test_lineage_is_one_connected_graph_from_files_to_actions():
+    graph = defs.get_repository_def().asset_graph
+    key = dg.AssetKey(["actions", "call_center_list"])
+    seen, todo = set(), [key]
+    while todo:
+        k = todo.pop()
+        if k in seen:
+            continue
+        seen.add(k)
+        todo.extend(graph.get(k).parent_keys)
+    names = {k.to_user_string() for k in seen}
+    for stream in ["customers", "subscriptions", "web_events", "inquiries", "products"]:
+        assert f"csv_exports/{stream}" in names
+        assert f"raw_csv/{stream}" in names
+
+
+def test_dbt_tests_are_asset_checks():
+    checks = list(defs.get_repository_def().asset_graph.asset_check_keys)
+    assert len(checks) > 20
+    assert any(c.asset_key == dg.AssetKey(["marts", "subscriptions"]) for c in checks)
+
+
+def test_every_warehouse_writer_shares_one_pool_of_one_slot():
+    graph = defs.get_repository_def().asset_graph
+    writers = [
+        dg.AssetKey(["raw_csv", "orders"]), dg.AssetKey(["marts", "subscriptions"]),
+        dg.AssetKey(["actions", "call_center_list"]), dg.AssetKey(["bi", "snapshot"]),
+    ]
+    for key in writers:
+        assert graph.get(key).pools == {WAREHOUSE_POOL}, key
+    instance_cfg = yaml.safe_load((ROOT / "dagster_home" / "dagster.yaml").read_text())
+    assert instance_cfg["concurrency"]["pools"]["default_limit"] == 1
+
+
+def test_daily_schedule_runs_everything_at_six_in_tokyo():
+    schedules = list(defs.get_repository_def().schedule_defs)
+    assert len(schedules) == 1
+    s = schedules[0]
+    assert (s.cron_schedule, s.execution_timezone) == ("0 6 * * *", "Asia/Tokyo")
+    job = defs.resolve_job_def(s.job_name)
+    all_keys = set(defs.get_repository_def().asset_graph.materializable_asset_keys)
+    assert set(job.asset_layer.selected_asset_keys) == all_keys

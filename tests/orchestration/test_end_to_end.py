@@ -1,0 +1,205 @@
+"""The whole pipeline, materialized for real into a temporary directory.
+
+Mart figures are checked against values computed here, independently, in plain Python from the
+generated export files (never from the warehouse).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import stat
+import subprocess
+import sys
+import textwrap
+from collections import Counter
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+import yaml
+
+from orchestration.actions.call_center import select_call_list
+from orchestration.definitions import build_definitions
+from orchestration.settings import load_settings
+from tests.conftest import ROOT
+
+AS_OF = date(2026, 11, 23)
+CUSTOMERS = 1500
+RUN_CONFIG = {"ops": {"demo_merchant_exports": {"config": {"customers": CUSTOMERS, "seed": 11}}}}
+PROFILE = yaml.safe_load((ROOT / "connectors/csv_export/profiles/demo_merchant.yaml").read_text())
+
+
+def read_export(export_dir: Path, stream: str) -> list[dict]:
+    """Rows of an export file keyed by raw column name (via the profile's headers)."""
+    header_to_col = {c["header"]: name for name, c in PROFILE["streams"][stream]["columns"].items()}
+    with open(export_dir / f"{stream}.csv", encoding="cp932", newline="") as fh:
+        return [{header_to_col.get(h, h): v for h, v in row.items()} for row in csv.DictReader(fh)]
+
+
+def jst_datetime(text: str) -> datetime:
+    return datetime.strptime(text, "%Y/%m/%d %H:%M:%S")
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("teiki")
+    saved = dict(os.environ)
+    os.environ.update({"TEIKI_DATA_DIR": str(data_dir), "TEIKI_AS_OF_DATE": AS_OF.isoformat()})
+    os.environ.pop("TEIKI_CSV_EXPORT_DIR", None)
+    try:
+        settings = load_settings()
+        defs = build_definitions(settings)
+        job = defs.resolve_job_def("daily_refresh")
+        with dg.DagsterInstance.ephemeral() as instance:
+            result = job.execute_in_process(instance=instance, run_config=RUN_CONFIG, raise_on_error=False)
+            assert result.success, [e.message for e in result.all_events if e.is_failure]
+            yield {"settings": settings, "job": job, "instance": instance, "result": result}
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@pytest.fixture(scope="module")
+def wh(pipeline):
+    con = duckdb.connect(str(pipeline["settings"].warehouse), read_only=True)
+    yield con
+    con.close()
+
+
+@pytest.fixture(scope="module")
+def exports(pipeline):
+    d = pipeline["settings"].csv_export_dir
+    return {s: read_export(d, s) for s in PROFILE["streams"]}
+
+
+def test_every_asset_materialized_and_every_check_passed(pipeline):
+    result = pipeline["result"]
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert {"csv_exports/orders", "raw_csv/orders", "marts/customers", "marts/orders",
+            "marts/subscriptions", "actions/call_center_list", "bi/snapshot"} <= materialized
+    evaluations = [e.event_specific_data.asset_check_evaluation
+                   for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    assert len(evaluations) > 20
+    failed = [(str(ev.asset_key.path), ev.check_name) for ev in evaluations
+              if not ev.passed and ev.severity == dg.AssetCheckSeverity.ERROR]
+    assert failed == []
+
+
+def test_raw_tables_hold_every_exported_row(wh, exports):
+    for stream, rows in exports.items():
+        assert wh.execute(f"select count(*) from raw_csv.{stream}").fetchone()[0] == len(rows), stream
+
+
+def test_subscriptions_that_reached_delivery_two(wh, exports):
+    reached = {o["subscription_id"] for o in exports["orders"]
+               if o["subscription_id"] and o["status"] != "キャンセル" and int(o["delivery_number"]) >= 2}
+    assert len(reached) > 100
+    assert wh.execute("select count(*) from marts.subscriptions where delivery_count >= 2").fetchone()[0] == len(reached)
+
+
+def test_active_subscriptions(wh, exports):
+    active = sum(s["status"] == "継続中" for s in exports["subscriptions"])
+    assert active > 50
+    assert wh.execute("select count(*) from marts.subscriptions where status = 'active'").fetchone()[0] == active
+
+
+def test_customers_per_prefecture(wh, exports):
+    expected = Counter(c["prefecture"] for c in exports["customers"])
+    got = dict(wh.execute("select prefecture, count(*) from marts.customers group by 1").fetchall())
+    assert got == dict(expected)
+    assert len(expected) >= 30
+
+
+def test_cancel_signal_subscribers_match_an_independent_count(wh, exports):
+    window_start = AS_OF - timedelta(days=6)  # the last 7 days, as-of day included (var default 7)
+    active_customers = {s["customer_id"] for s in exports["subscriptions"] if s["status"] == "継続中"}
+
+    def in_window(ts: str) -> bool:
+        return window_start <= jst_datetime(ts).date() <= AS_OF
+
+    signalled = {w["customer_id"] for w in exports["web_events"]
+                 if w["customer_id"] and "/mypage/teiki/cancel" in w["url"] and in_window(w["visited_at"])}
+    signalled |= {i["customer_id"] for i in exports["inquiries"]
+                  if i["customer_id"] and i["category"] == "解約相談" and in_window(i["created_at"])}
+    expected = signalled & active_customers
+    assert len(expected) >= 5
+    got = {r[0] for r in wh.execute("select customer_id from marts.cancel_signal_subscribers").fetchall()}
+    assert got == expected
+
+
+def test_call_center_list_and_ledger(pipeline, wh):
+    settings = pipeline["settings"]
+    path = settings.outbox_dir / "call_center" / f"call_center_list_{AS_OF:%Y%m%d}.csv"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        listed = list(csv.DictReader(fh))
+    assert listed and set(listed[0]) >= {"氏名", "電話番号", "商品名", "定期回数", "次回お届け予定日", "掲載理由"}
+    assert all(r["電話番号"] and r["掲載理由"] for r in listed)
+
+    ledger = wh.execute(
+        "select arm, count(*) from actions.action_ledger where action_date = ? group by 1", [AS_OF]
+    ).fetchall()
+    arms = dict(ledger)
+    assert arms["treatment"] == len(listed)
+    eligible = wh.execute(
+        "select count(*) from marts.cancel_signal_subscribers where phone is not null and phone_opt_in is not false"
+    ).fetchone()[0]
+    assert sum(arms.values()) == eligible
+
+
+def test_tomorrows_list_leaves_out_who_was_listed_today(wh):
+    rows, entries, counts = select_call_list(wh, AS_OF + timedelta(days=1), 14, 0.1)
+    assert entries == [] and counts["suppressed"] > 0
+    # outside the suppression window they would be chosen again
+    rows, entries, counts = select_call_list(wh, AS_OF + timedelta(days=20), 14, 0.1)
+    assert counts["suppressed"] == 0 and len(entries) > 0
+
+
+def test_bi_snapshot_has_every_mart(pipeline, wh):
+    snap = duckdb.connect(str(pipeline["settings"].bi_snapshot), read_only=True)
+    marts = wh.execute(
+        "select table_name from information_schema.tables where table_schema = 'marts' order by 1").fetchall()
+    assert marts == snap.execute(
+        "select table_name from information_schema.tables where table_schema = 'marts' order by 1").fetchall()
+    for (t,) in marts:
+        assert snap.execute(f"select count(*) from marts.{t}").fetchone() == wh.execute(
+            f"select count(*) from marts.{t}").fetchone()
+
+
+def test_rerun_same_day_with_a_bi_reader_attached_changes_nothing(pipeline, wh):
+    """A second refresh while a BI client holds the snapshot: not blocked, nobody recorded twice."""
+    settings = pipeline["settings"]
+    before_ledger = wh.execute("select campaign, action_date, customer_key, arm from actions.action_ledger order by all").fetchall()
+    before_raw = wh.execute("select count(*), max(_loaded_at) from raw_csv.orders").fetchone()
+    list_file = settings.outbox_dir / "call_center" / f"call_center_list_{AS_OF:%Y%m%d}.csv"
+    before_list = list_file.read_bytes()
+    wh.close()  # the test's own read-only handle would block the pipeline's writes
+
+    reader = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import duckdb, sys
+            c = duckdb.connect({str(settings.bi_snapshot)!r}, read_only=True)
+            print(c.execute("select count(*) from marts.subscriptions").fetchone()[0], flush=True)
+            sys.stdin.readline()
+        """)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert int(reader.stdout.readline()) > 0
+        os.environ.update({"TEIKI_DATA_DIR": str(settings.data_dir), "TEIKI_AS_OF_DATE": AS_OF.isoformat()})
+        result = pipeline["job"].execute_in_process(
+            instance=pipeline["instance"], run_config=RUN_CONFIG, raise_on_error=False)
+        assert result.success
+    finally:
+        reader.kill()
+
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        assert con.execute("select campaign, action_date, customer_key, arm from actions.action_ledger order by all").fetchall() == before_ledger
+        assert con.execute("select count(*), max(_loaded_at) from raw_csv.orders").fetchone() == before_raw
+    finally:
+        con.close()
+    assert list_file.read_bytes() == before_list
