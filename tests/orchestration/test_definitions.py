@@ -1,10 +1,13 @@
+from pathlib import Path
+
 import yaml
 
 import dagster as dg
 
 from orchestration.definitions import defs
 from orchestration.resources import WAREHOUSE_POOL
-from tests.conftest import ROOT
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_definitions_load_and_validate():

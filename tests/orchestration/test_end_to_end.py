@@ -24,7 +24,8 @@ import yaml
 from orchestration.actions.call_center import select_call_list
 from orchestration.definitions import build_definitions
 from orchestration.settings import load_settings
-from tests.conftest import ROOT
+
+ROOT = Path(__file__).resolve().parents[2]
 
 AS_OF = date(2026, 11, 23)
 CUSTOMERS = 1500
