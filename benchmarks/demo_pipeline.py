@@ -32,6 +32,8 @@ def main() -> None:
 
     for i in range(args.runs):
         with tempfile.TemporaryDirectory() as tmp:
+            for name in [n for n in os.environ if n.startswith("TEIKI_") and n != "TEIKI_AS_OF_DATE"]:
+                del os.environ[name]
             os.environ["TEIKI_DATA_DIR"] = tmp
             defs = build_definitions(load_settings())
             job = defs.resolve_job_def("daily_refresh")

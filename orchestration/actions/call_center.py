@@ -5,8 +5,6 @@ policy (orchestration/actions/policies.py): opt-outs, suppression of recent cont
 holdout. It records every chosen customer in the action ledger and writes the day's file.
 """
 
-from __future__ import annotations
-
 from datetime import date
 from pathlib import Path
 
@@ -104,7 +102,7 @@ def build_action_assets(settings: Settings) -> list:
         with warehouse.connect() as con:
             rows, entries, counts = select_call_list(con, day, config.suppress_days, config.holdout_share)
             # Ledger first: if the file write fails, a re-run rewrites the same day's entries.
-            record_day(con, POLICY.campaign, POLICY.channel, day, entries, run_id=context.run_id)
+            record_day(con, POLICY.campaign, POLICY.channel, day, entries, run_id=context.run.run_id)
         path = write_call_list(call_list_path(settings, day), rows, CALL_LIST_COLUMNS, config.encoding)
         context.log.info(f"call-center list for {day}: {counts['listed']} to call -> {path}")
         return dg.MaterializeResult(

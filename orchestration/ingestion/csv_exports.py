@@ -5,8 +5,6 @@ One asset per export file stream (["csv_exports", stream]) and one per raw table
 file to every mart.
 """
 
-from __future__ import annotations
-
 import dagster as dg
 
 from connectors.csv_export import load_export_dir, load_profile
@@ -100,7 +98,7 @@ def _demo_merchant_exports(specs: list[dg.AssetSpec], streams: list[str], settin
     @dg.multi_asset(name="demo_merchant_exports", specs=specs)
     def demo_merchant_exports(context: dg.AssetExecutionContext, config: DemoMerchantConfig):
         """Generates the demo merchant's cart exports (deterministic for a seed and as-of date)."""
-        from demo_merchant.generate import generate
+        from demo_merchant.generate import FILE_NAMES, generate
 
         as_of = settings.business_date()
         summary = generate(
@@ -111,8 +109,8 @@ def _demo_merchant_exports(specs: list[dg.AssetSpec], streams: list[str], settin
             yield dg.MaterializeResult(
                 asset_key=export_key(s),
                 metadata={
-                    "dagster/row_count": summary.rows[s],
-                    "path": dg.MetadataValue.path(str(settings.csv_export_dir / f"{s}.csv")),
+                    "dagster/row_count": summary.row_counts[FILE_NAMES[s]],
+                    "path": dg.MetadataValue.path(str(settings.csv_export_dir / FILE_NAMES[s])),
                     "as_of": as_of.isoformat(),
                     "seed": config.seed,
                 },

@@ -1,7 +1,5 @@
 """Publishing assets."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from orchestration.publish.bi_snapshot import publish_snapshot

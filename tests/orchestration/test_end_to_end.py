@@ -48,8 +48,10 @@ def jst_datetime(text: str) -> datetime:
 def pipeline(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("teiki")
     saved = dict(os.environ)
+    # Importing orchestration.definitions exported the default paths; start from none of them.
+    for name in [n for n in os.environ if n.startswith("TEIKI_")]:
+        del os.environ[name]
     os.environ.update({"TEIKI_DATA_DIR": str(data_dir), "TEIKI_AS_OF_DATE": AS_OF.isoformat()})
-    os.environ.pop("TEIKI_CSV_EXPORT_DIR", None)
     try:
         settings = load_settings()
         defs = build_definitions(settings)
@@ -81,7 +83,7 @@ def test_every_asset_materialized_and_every_check_passed(pipeline):
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert {"csv_exports/orders", "raw_csv/orders", "marts/customers", "marts/orders",
             "marts/subscriptions", "actions/call_center_list", "bi/snapshot"} <= materialized
-    evaluations = [e.event_specific_data.asset_check_evaluation
+    evaluations = [e.event_specific_data
                    for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     assert len(evaluations) > 20
     failed = [(str(ev.asset_key.path), ev.check_name) for ev in evaluations
@@ -190,7 +192,7 @@ def test_rerun_same_day_with_a_bi_reader_attached_changes_nothing(pipeline, wh):
     )
     try:
         assert int(reader.stdout.readline()) > 0
-        os.environ.update({"TEIKI_DATA_DIR": str(settings.data_dir), "TEIKI_AS_OF_DATE": AS_OF.isoformat()})
+        os.environ.update({"TEIKI_WAREHOUSE": str(settings.warehouse), "TEIKI_AS_OF_DATE": AS_OF.isoformat()})
         result = pipeline["job"].execute_in_process(
             instance=pipeline["instance"], run_config=RUN_CONFIG, raise_on_error=False)
         assert result.success

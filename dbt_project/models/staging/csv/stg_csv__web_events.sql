@@ -1,0 +1,42 @@
+with
+
+raw_web_events as (
+
+    select * from {{ source('raw_csv', 'web_events') }}
+
+),
+
+renamed as (
+
+    select
+        _source as source,
+        event_id as web_event_id,
+        customer_id,
+        cast(visited_at as timestamp) as visited_at,
+        url,
+        {{ url_path('url') }} as url_path,
+        referrer,
+        _loaded_at as loaded_at
+
+    from raw_web_events
+
+),
+
+typed as (
+
+    select
+        source,
+        web_event_id,
+        customer_id,
+        visited_at,
+        url,
+        url_path,
+        {{ page_type('url_path') }} as page_type,
+        referrer,
+        loaded_at
+
+    from renamed
+
+)
+
+select * from typed
