@@ -9,18 +9,18 @@ from orchestration.ingestion.csv_exports import build_csv_export_assets
 from orchestration.publish.assets import build_publish_assets
 from orchestration.resources import WarehouseResource, dbt_cli_resource
 from orchestration.schedules import daily_refresh_job, daily_refresh_schedule
-from orchestration.settings import Settings, export_for_dbt, load_settings
-from orchestration.transform.dbt_models import teiki_dbt_models
+from orchestration.settings import Settings, load_settings
+from orchestration.transform.dbt_models import build_dbt_assets
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
-    export_for_dbt(settings)
+    dbt_models = build_dbt_assets(settings)
     return dg.Definitions(
         assets=[
             *build_csv_export_assets(settings),
-            teiki_dbt_models,
+            dbt_models,
             *build_action_assets(settings),
-            *build_publish_assets(settings),
+            *build_publish_assets(settings, dbt_models),
         ],
         jobs=[daily_refresh_job],
         schedules=[daily_refresh_schedule],

@@ -2,9 +2,8 @@
 
 Every path has a default under the repository's `data/` folder so that `make demo` needs no
 configuration. dbt reads TEIKI_WAREHOUSE and TEIKI_AS_OF_DATE itself (dbt_project/profiles.yml,
-dbt_project.yml), and dagster-dbt hands dbt this process's environment, so the resolved values
-are exported back into os.environ here: the Python assets and dbt can never disagree on which
-file or which business date they work on.
+dbt_project.yml); the dbt asset sets them from these settings when it invokes dbt
+(transform/dbt_models.py), so Python assets and dbt never disagree on the file or the date.
 """
 
 from __future__ import annotations
@@ -31,7 +30,6 @@ class Settings:
     bi_snapshot: Path
     csv_export_dir: Path
     csv_profile: str
-    csv_source: str
     demo: bool
     outbox_dir: Path
     as_of_date: date | None  # None: today in Japan, evaluated at run time
@@ -52,14 +50,8 @@ def load_settings(env: os._Environ[str] | dict[str, str] | None = None) -> Setti
         # Without an export folder of the merchant's own, the demo merchant is generated there.
         csv_export_dir=Path(export_dir).resolve() if export_dir else data_dir / "exports" / "demo",
         csv_profile=env.get("TEIKI_CSV_PROFILE", "demo_merchant"),
-        csv_source=env.get("TEIKI_CSV_SOURCE", "csv"),
         demo=export_dir is None,
         outbox_dir=Path(env.get("TEIKI_OUTBOX_DIR", data_dir / "outbox")).resolve(),
         as_of_date=date.fromisoformat(as_of) if as_of else None,
     )
 
-
-def export_for_dbt(settings: Settings) -> None:
-    """Make dbt, run as a subprocess by dagster-dbt, see the same warehouse and business date."""
-    os.environ["TEIKI_WAREHOUSE"] = str(settings.warehouse)
-    os.environ["TEIKI_AS_OF_DATE"] = settings.as_of_date.isoformat() if settings.as_of_date else ""

@@ -7,7 +7,7 @@ file to every mart.
 
 import dagster as dg
 
-from connectors.csv_export import load_export_dir, load_profile
+from connectors.csv_export import create_tables, load_export_dir, load_profile
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 from orchestration.settings import Settings
 
@@ -66,6 +66,8 @@ def build_csv_export_assets(settings: Settings) -> list:
     def raw_csv_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         selected = [k.path[-1] for k in context.selected_asset_keys]
         with warehouse.connect() as con:
+            # A stream with no file yet still gets its (empty) table, so dbt and counts work.
+            create_tables(con, profile, source=CSV_SOURCE, streams=selected)
             results = load_export_dir(
                 con, settings.csv_export_dir, profile, source=CSV_SOURCE, streams=selected
             )

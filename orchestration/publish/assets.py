@@ -8,10 +8,10 @@ from orchestration.settings import Settings
 from orchestration.transform.dbt_models import mart_keys
 
 
-def build_publish_assets(settings: Settings) -> list:
+def build_publish_assets(settings: Settings, dbt_models: dg.AssetsDefinition) -> list:
     @dg.asset(
         key=["bi", "snapshot"],
-        deps=mart_keys(),
+        deps=mart_keys(dbt_models),
         group_name="publish",
         kinds={"duckdb"},
         pool=WAREHOUSE_POOL,

@@ -1,5 +1,6 @@
 """dbt models as Dagster assets; dbt tests become asset checks."""
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -7,7 +8,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
 from orchestration.resources import WAREHOUSE_POOL
-from orchestration.settings import DBT_PROJECT_DIR
+from orchestration.settings import DBT_PROJECT_DIR, Settings
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 # Under `dagster dev` this parses the project; the Makefile and the tests run `dbt parse` first.
@@ -34,17 +35,30 @@ class TeikiDbtTranslator(DagsterDbtTranslator):
 translator = TeikiDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    dagster_dbt_translator=translator,
-    pool=WAREHOUSE_POOL,
-)
-def teiki_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    # `build` runs each model's tests right after it, so a failing error-severity test stops
-    # everything downstream of it, including the outbound actions.
-    yield from dbt.cli(["build"], context=context).stream()
+def build_dbt_assets(settings: Settings) -> dg.AssetsDefinition:
+    @dbt_assets(
+        manifest=dbt_project.manifest_path,
+        project=dbt_project,
+        dagster_dbt_translator=translator,
+        pool=WAREHOUSE_POOL,
+    )
+    def teiki_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+        # dbt reads the warehouse path and business date from its environment (profiles.yml,
+        # dbt_project.yml); dagster-dbt hands it a copy of this process's environment, taken now.
+        os.environ.update(dbt_environment(settings))
+        # `build` runs each model's tests right after it, so a failing error-severity test stops
+        # everything downstream of it, including the outbound actions.
+        yield from dbt.cli(["build"], context=context).stream()
+
+    return teiki_dbt_models
 
 
-def mart_keys() -> list[dg.AssetKey]:
-    return sorted((k for k in teiki_dbt_models.keys if k.path[0] == "marts"), key=lambda k: k.path)
+def dbt_environment(settings: Settings) -> dict[str, str]:
+    return {
+        "TEIKI_WAREHOUSE": str(settings.warehouse),
+        "TEIKI_AS_OF_DATE": settings.as_of_date.isoformat() if settings.as_of_date else "",
+    }
+
+
+def mart_keys(dbt_models: dg.AssetsDefinition) -> list[dg.AssetKey]:
+    return sorted((k for k in dbt_models.keys if k.path[0] == "marts"), key=lambda k: k.path)

@@ -7,62 +7,27 @@ generated export files (never from the warehouse).
 from __future__ import annotations
 
 import csv
-import os
 import stat
 import subprocess
 import sys
 import textwrap
 from collections import Counter
-from datetime import date, datetime, timedelta
-from pathlib import Path
+from datetime import datetime, timedelta
 
 import dagster as dg
 import duckdb
 import pytest
-import yaml
 
+from conftest import DEMO_AS_OF, DEMO_PROFILE
 from orchestration.actions.call_center import select_call_list
-from orchestration.definitions import build_definitions
-from orchestration.settings import load_settings
 
-ROOT = Path(__file__).resolve().parents[2]
-
-AS_OF = date(2026, 11, 23)
-CUSTOMERS = 1500
-RUN_CONFIG = {"ops": {"demo_merchant_exports": {"config": {"customers": CUSTOMERS, "seed": 11}}}}
-PROFILE = yaml.safe_load((ROOT / "connectors/csv_export/profiles/demo_merchant.yaml").read_text())
-
-
-def read_export(export_dir: Path, stream: str) -> list[dict]:
-    """Rows of an export file keyed by raw column name (via the profile's headers)."""
-    header_to_col = {c["header"]: name for name, c in PROFILE["streams"][stream]["columns"].items()}
-    with open(export_dir / f"{stream}.csv", encoding="cp932", newline="") as fh:
-        return [{header_to_col.get(h, h): v for h, v in row.items()} for row in csv.DictReader(fh)]
-
-
-def jst_datetime(text: str) -> datetime:
-    return datetime.strptime(text, "%Y/%m/%d %H:%M:%S")
+AS_OF = DEMO_AS_OF
 
 
 @pytest.fixture(scope="module")
-def pipeline(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("teiki")
-    saved = dict(os.environ)
-    # Importing orchestration.definitions exported the default paths; start from none of them.
-    for name in [n for n in os.environ if n.startswith("TEIKI_")]:
-        del os.environ[name]
-    os.environ.update({"TEIKI_DATA_DIR": str(data_dir), "TEIKI_AS_OF_DATE": AS_OF.isoformat()})
-    try:
-        settings = load_settings()
-        defs = build_definitions(settings)
-        job = defs.resolve_job_def("daily_refresh")
-        with dg.DagsterInstance.ephemeral() as instance:
-            result = job.execute_in_process(instance=instance, run_config=RUN_CONFIG, raise_on_error=False)
-            assert result.success, [e.message for e in result.all_events if e.is_failure]
-            yield {"settings": settings, "job": job, "instance": instance, "result": result}
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+def pipeline(demo_run):
+    run = demo_run(1500, 11)
+    return {"settings": run.settings, "result": run.result, "run": run}
 
 
 @pytest.fixture(scope="module")
@@ -74,8 +39,11 @@ def wh(pipeline):
 
 @pytest.fixture(scope="module")
 def exports(pipeline):
-    d = pipeline["settings"].csv_export_dir
-    return {s: read_export(d, s) for s in PROFILE["streams"]}
+    return {s: pipeline["run"].read_export(s) for s in DEMO_PROFILE["streams"]}
+
+
+def jst_datetime(text: str) -> datetime:
+    return datetime.strptime(text, "%Y/%m/%d %H:%M:%S")
 
 
 def test_every_asset_materialized_and_every_check_passed(pipeline):
@@ -192,9 +160,7 @@ def test_rerun_same_day_with_a_bi_reader_attached_changes_nothing(pipeline, wh):
     )
     try:
         assert int(reader.stdout.readline()) > 0
-        os.environ.update({"TEIKI_WAREHOUSE": str(settings.warehouse), "TEIKI_AS_OF_DATE": AS_OF.isoformat()})
-        result = pipeline["job"].execute_in_process(
-            instance=pipeline["instance"], run_config=RUN_CONFIG, raise_on_error=False)
+        result = pipeline["run"].rerun()
         assert result.success
     finally:
         reader.kill()

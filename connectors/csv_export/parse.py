@@ -1,0 +1,267 @@
+"""Cell parsers for the profile types. Each takes the cell text and returns a Python value, None
+for an empty cell, or raises ValueError with a message that shows the offending value.
+
+    string    the text as is ("" -> None)
+    integer   [+-]digits                       "12", "-3"
+    yen       integer yen: "1980", "1,980", "¥1,980", "￥1,980", "-100", "1,980円";
+              a decimal point is an error
+    date      YYYY/M/D or YYYY-M-D ("2026/11/23", "2026-11-23", "2026/1/5"); a midnight time
+              part ("2026/11/23 00:00:00", as spreadsheets write dates) is accepted
+    datetime  a date, then " " or "T" and H:MM[:SS[.ffffff]] ("2026/11/23 14:05:09",
+              "2026-11-23 14:05"); a bare date means midnight. Naive, in the profile's timezone;
+              returned as naive UTC
+    boolean   the profile's true_values / false_values
+
+For every type but string, surrounding whitespace is ignored and a blank cell is None.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+from typing import Any, Callable, Iterable
+from zoneinfo import ZoneInfo
+
+Parser = Callable[[str], Any]
+
+_YEN = re.compile(r"^([+-]?)[¥￥\\]?([+-]?)(\d{1,3}(?:,\d{3})+|\d+)円?$")
+_DATE_HINT = "expected e.g. 2026/11/23 or 2026-11-23"
+_DATETIME_HINT = "expected e.g. 2026/11/23 14:05:09 or 2026-11-23 14:05"
+
+
+def parse_string(s: str) -> str | None:
+    return s or None
+
+
+def parse_integer(s: str) -> int | None:
+    t = s.strip()
+    if not t:
+        return None
+    digits = t[1:] if t[0] in "+-" else t
+    if digits.isdigit():
+        try:
+            return int(t)
+        except ValueError:
+            pass
+    raise ValueError(f"not an integer: {s!r}")
+
+
+def parse_yen(s: str) -> int | None:
+    t = s.strip()
+    if not t:
+        return None
+    if t.isdigit():  # fast path: "1980"
+        return int(t)
+    m = _YEN.match(t)
+    if m is None or (m.group(1) and m.group(2)):
+        if "." in t:
+            raise ValueError(f"yen amount with a decimal point: {s!r} (amounts are whole yen)")
+        raise ValueError(f"not a yen amount: {s!r} (expected e.g. 1980, 1,980, ¥1,980 or -100)")
+    value = int(m.group(3).replace(",", ""))
+    return -value if "-" in (m.group(1), m.group(2)) else value
+
+
+def _ymd(s: str) -> tuple[int, int, int] | None:
+    parts = s.split("/") if "/" in s else s.split("-")
+    if len(parts) != 3:
+        return None
+    y, m, d = parts
+    if (
+        len(y) == 4
+        and 1 <= len(m) <= 2
+        and 1 <= len(d) <= 2
+        and y.isdigit()
+        and m.isdigit()
+        and d.isdigit()
+    ):
+        try:
+            return int(y), int(m), int(d)
+        except ValueError:
+            return None
+    return None
+
+
+def _hms(s: str) -> tuple[int, int, int, int] | None:
+    parts = s.split(":")
+    if len(parts) not in (2, 3):
+        return None
+    hour, minute = parts[0], parts[1]
+    second, micro = "0", 0
+    if len(parts) == 3:
+        second, _, frac = parts[2].partition(".")
+        if frac:
+            if not (frac.isdigit() and len(frac) <= 6):
+                return None
+            micro = int(frac.ljust(6, "0"))
+        if len(second) != 2:
+            return None
+    if not (1 <= len(hour) <= 2 and len(minute) == 2):
+        return None
+    if not (hour.isdigit() and minute.isdigit() and second.isdigit()):
+        return None
+    try:
+        return int(hour), int(minute), int(second), micro
+    except ValueError:
+        return None
+
+
+def _split(t: str) -> tuple[str, str]:
+    date_part, sep, time_part = t.partition(" ")
+    if not sep:
+        date_part, _, time_part = t.partition("T")
+    return date_part, time_part.strip()
+
+
+def parse_date(s: str) -> date | None:
+    t = s.strip()
+    if not t:
+        return None
+    date_part, time_part = _split(t)
+    ymd = _ymd(date_part)
+    if ymd is None:
+        raise ValueError(f"not a date: {s!r} ({_DATE_HINT})")
+    if time_part:
+        hms = _hms(time_part)
+        if hms is None or any(hms):
+            raise ValueError(f"not a date: {s!r} has a time of day ({_DATE_HINT})")
+    try:
+        return date(*ymd)
+    except ValueError as err:
+        raise ValueError(f"not a valid date: {s!r} ({err})") from None
+
+
+def parse_local_datetime(s: str) -> datetime | None:
+    """Parse a naive datetime as written (no timezone conversion)."""
+    t = s.strip()
+    if not t:
+        return None
+    date_part, time_part = _split(t)
+    ymd = _ymd(date_part)
+    hms = _hms(time_part) if time_part else (0, 0, 0, 0)
+    if ymd is None or hms is None:
+        raise ValueError(f"not a datetime: {s!r} ({_DATETIME_HINT})")
+    try:
+        return datetime(*ymd, *hms)
+    except ValueError as err:
+        raise ValueError(f"not a valid datetime: {s!r} ({err})") from None
+
+
+_MISS = object()
+
+#: Distinct values a memoizing parser remembers (per column of one file).
+MEMO_LIMIT = 100_000
+
+
+def memoize(parser: Parser, limit: int = MEMO_LIMIT) -> Parser:
+    """Wrap a parser with a cache of the values it has seen (exports repeat dates, amounts,
+    flags a lot). Failures are not cached, so every bad cell is reported."""
+    cache: dict[str, Any] = {}
+    get = cache.get
+
+    def parse(s: str) -> Any:
+        value = get(s, _MISS)
+        if value is _MISS:
+            value = parser(s)
+            if len(cache) < limit:
+                cache[s] = value
+        return value
+
+    return parse
+
+
+class _ToUtc:
+    """Local naive datetime -> naive UTC, caching the offset per local hour.
+
+    An hour whose two ends have different offsets (a DST change inside it) is computed per value.
+    Ambiguous or missing local times follow zoneinfo's fold=0 rule. Asia/Tokyo has had no DST
+    since 1951, so there every value is local - 9 hours.
+    """
+
+    def __init__(self, tz: ZoneInfo) -> None:
+        self.tz = tz
+        self.cache: dict[tuple[int, int, int, int], timedelta] = {}
+
+    def __call__(self, dt: datetime) -> datetime:
+        key = (dt.year, dt.month, dt.day, dt.hour)
+        offset = self.cache.get(key)
+        if offset is None:
+            start = dt.replace(minute=0, second=0, microsecond=0)
+            a = self.tz.utcoffset(start)
+            b = self.tz.utcoffset(start.replace(minute=59, second=59, microsecond=999999))
+            if a != b:
+                return dt - self.tz.utcoffset(dt)
+            offset = self.cache[key] = a
+        return dt - offset
+
+
+def make_datetime_parser(tz: ZoneInfo) -> Parser:
+    """Local datetime text -> naive UTC datetime. The date part and the time part are cached
+    separately (dates and clock times repeat even when whole timestamps do not)."""
+    to_utc = _ToUtc(tz)
+    dates: dict[str, tuple[int, int, int] | None] = {}
+    times: dict[str, tuple[int, int, int, int] | None] = {}
+
+    def parse_datetime(s: str) -> datetime | None:
+        date_part, sep, time_part = s.partition(" ")
+        if sep and len(dates) < MEMO_LIMIT and len(times) < MEMO_LIMIT:
+            ymd = dates.get(date_part, _MISS)
+            if ymd is _MISS:
+                ymd = dates[date_part] = _ymd(date_part)
+            hms = times.get(time_part, _MISS)
+            if hms is _MISS:
+                hms = times[time_part] = _hms(time_part)
+            if ymd is not None and hms is not None:
+                try:
+                    return to_utc(datetime(*ymd, *hms))  # type: ignore[misc]
+                except ValueError:
+                    pass  # e.g. 2026/02/30: the general path words the error
+        local = parse_local_datetime(s)
+        return None if local is None else to_utc(local)
+
+    return parse_datetime
+
+
+def make_boolean_parser(true_values: Iterable[str], false_values: Iterable[str]) -> Parser:
+    trues, falses = list(true_values), list(false_values)
+    table = {v: True for v in trues}
+    table.update({v: False for v in falses})
+    table.update({v.strip(): True for v in trues})
+    table.update({v.strip(): False for v in falses})
+    accepted = f"true: {' / '.join(trues)}; false: {' / '.join(falses)}"
+
+    def parse_boolean(s: str) -> bool | None:
+        value = table.get(s)
+        if value is not None:
+            return value
+        t = s.strip()
+        if not t:
+            return None
+        value = table.get(t)
+        if value is None:
+            raise ValueError(f"not a boolean: {s!r} (profile values {accepted})")
+        return value
+
+    return parse_boolean
+
+
+def make_parser(
+    type_: str,
+    *,
+    tz: ZoneInfo | None = None,
+    true_values: Iterable[str] = (),
+    false_values: Iterable[str] = (),
+) -> Parser:
+    """The parser for a profile type (string | integer | yen | date | datetime | boolean)."""
+    if type_ == "string":
+        return parse_string
+    if type_ == "integer":
+        return memoize(parse_integer)
+    if type_ == "yen":
+        return memoize(parse_yen)
+    if type_ == "date":
+        return memoize(parse_date)
+    if type_ == "datetime":
+        return make_datetime_parser(tz or ZoneInfo("Asia/Tokyo"))
+    if type_ == "boolean":
+        return memoize(make_boolean_parser(true_values, false_values))
+    raise ValueError(f"unknown type {type_!r}")

@@ -1,0 +1,270 @@
+"""Column profiles: how one cart's CSV export headers map onto Teiki's raw tables.
+
+The format is documented in ``profiles/demo_merchant.yaml`` (header comment) and README.md.
+A profile is referred to by name (``demo_merchant`` -> ``profiles/demo_merchant.yaml``) or path.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+from .encoding import ENCODINGS
+from .errors import ProfileError, Problem
+
+PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
+
+#: Profile column types and the DuckDB type of the raw column each lands in.
+SQL_TYPES: dict[str, str] = {
+    "string": "VARCHAR",
+    "integer": "BIGINT",
+    "yen": "BIGINT",
+    "date": "DATE",
+    "datetime": "TIMESTAMP",
+    "boolean": "BOOLEAN",
+}
+
+_IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
+_TOP_KEYS = {"profile", "description", "encoding", "timezone", "true_values", "false_values", "streams"}
+_STREAM_KEYS = {"file", "primary_key", "cursor_field", "columns", "description"}
+_COLUMN_KEYS = {"header", "type", "required", "not_null"}
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    name: str  # raw column name (snake_case)
+    header: str  # CSV header text
+    type: str  # one of SQL_TYPES
+    required: bool = True  # header must be present
+    not_null: bool = False  # every row needs a value
+
+    @property
+    def sql_type(self) -> str:
+        return SQL_TYPES[self.type]
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    name: str
+    file: str  # glob, matched against file names in the export directory
+    primary_key: tuple[str, ...]
+    cursor_field: str | None
+    columns: tuple[ColumnSpec, ...]
+
+    def column(self, name: str) -> ColumnSpec:
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    encoding: str
+    timezone: str
+    true_values: tuple[str, ...]
+    false_values: tuple[str, ...]
+    streams: Mapping[str, StreamSpec]
+    path: str = "<profile>"
+    tz: ZoneInfo = field(default=ZoneInfo("UTC"), repr=False, compare=False)
+
+    def stream(self, name: str) -> StreamSpec:
+        try:
+            return self.streams[name]
+        except KeyError:
+            raise ProfileError(
+                [Problem(self.path, None, name, f"no stream {name!r} in profile {self.name!r}; "
+                         f"streams: {', '.join(self.streams)}")]
+            ) from None
+
+
+def available_profiles() -> list[str]:
+    """Names of the profiles shipped in ``connectors/csv_export/profiles/``."""
+    return sorted(p.stem for p in PROFILES_DIR.glob("*.yaml"))
+
+
+def resolve_profile_path(name_or_path: str | os.PathLike[str]) -> Path:
+    text = os.fspath(name_or_path)
+    looks_like_path = (
+        isinstance(name_or_path, os.PathLike)
+        or os.sep in text
+        or "/" in text
+        or text.endswith((".yaml", ".yml"))
+    )
+    if looks_like_path:
+        path = Path(text)
+        if not path.is_file():
+            raise ProfileError([Problem(text, None, None, "profile file not found")])
+        return path
+    path = PROFILES_DIR / f"{text}.yaml"
+    if not path.is_file():
+        raise ProfileError(
+            [Problem(text, None, None, f"no profile named {text!r} in {PROFILES_DIR}; "
+                     f"available: {', '.join(available_profiles()) or '(none)'}")]
+        )
+    return path
+
+
+def load_profile(profile: "str | os.PathLike[str] | Profile") -> Profile:
+    """Load and validate a profile given by name, path, or an already loaded Profile."""
+    if isinstance(profile, Profile):
+        return profile
+    path = resolve_profile_path(profile)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise ProfileError([Problem(str(path), line, None, f"invalid YAML: {err}")]) from None
+    return profile_from_dict(data, str(path))
+
+
+def profile_from_dict(data: Any, path: str = "<profile>") -> Profile:
+    """Validate a parsed profile; every problem found is reported in one ProfileError."""
+    problems: list[Problem] = []
+
+    def bad(where: str | None, message: str) -> None:
+        problems.append(Problem(path, None, where, message))
+
+    if not isinstance(data, dict):
+        raise ProfileError([Problem(path, None, None, "a profile must be a YAML mapping")])
+    for key in sorted(set(data) - _TOP_KEYS):
+        bad(None, f"unknown key {key!r} (allowed: {', '.join(sorted(_TOP_KEYS))})")
+
+    name = data.get("profile")
+    if not isinstance(name, str) or not name:
+        bad(None, "'profile' (the profile's name) is required")
+        name = Path(path).stem
+    description = data.get("description") or ""
+    encoding = data.get("encoding", "auto")
+    if encoding not in ENCODINGS:
+        bad(None, f"encoding {encoding!r} is not one of {', '.join(ENCODINGS)}")
+    tz_name = data.get("timezone", "Asia/Tokyo")
+    tz = ZoneInfo("UTC")
+    try:
+        tz = ZoneInfo(str(tz_name))
+    except (ZoneInfoNotFoundError, ValueError):
+        bad(None, f"unknown timezone {tz_name!r} (an IANA name such as Asia/Tokyo; "
+                  "without system tz data, pip install tzdata)")
+
+    flags: dict[str, tuple[str, ...]] = {}
+    for key in ("true_values", "false_values"):
+        values = data.get(key, [])
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            bad(None, f"{key} must be a list of strings (quote values such as \"1\" or \"true\")")
+            values = []
+        flags[key] = tuple(values)
+    both = set(flags["true_values"]) & set(flags["false_values"])
+    if both:
+        bad(None, f"values in both true_values and false_values: {sorted(both)}")
+
+    streams: dict[str, StreamSpec] = {}
+    raw_streams = data.get("streams")
+    if not isinstance(raw_streams, dict) or not raw_streams:
+        bad(None, "'streams' must map stream names to stream definitions")
+        raw_streams = {}
+    for sname, sdef in raw_streams.items():
+        spec = _stream(str(sname), sdef, bad)
+        if spec is not None:
+            streams[spec.name] = spec
+            if any(c.type == "boolean" for c in spec.columns) and not (
+                flags["true_values"] and flags["false_values"]
+            ):
+                bad(sname, "boolean columns need true_values and false_values in the profile")
+
+    if problems:
+        raise ProfileError(problems, summary=f"invalid profile {path}:")
+    return Profile(
+        name=name,
+        description=str(description),
+        encoding=encoding,
+        timezone=str(tz_name),
+        true_values=flags["true_values"],
+        false_values=flags["false_values"],
+        streams=streams,
+        path=path,
+        tz=tz,
+    )
+
+
+def _stream(sname: str, sdef: Any, bad) -> StreamSpec | None:
+    if not _IDENT.match(sname):
+        bad(sname, f"stream name {sname!r} must be lower snake_case (it names the raw table)")
+    if not isinstance(sdef, dict):
+        bad(sname, "a stream must be a mapping with file, primary_key, cursor_field, columns")
+        return None
+    for key in sorted(set(sdef) - _STREAM_KEYS):
+        bad(sname, f"unknown key {key!r} (allowed: {', '.join(sorted(_STREAM_KEYS))})")
+    glob = sdef.get("file")
+    if not isinstance(glob, str) or not glob or "/" in glob:
+        bad(sname, "'file' must be a file name glob such as orders*.csv")
+        glob = ""
+
+    columns: list[ColumnSpec] = []
+    raw_cols = sdef.get("columns")
+    if not isinstance(raw_cols, dict) or not raw_cols:
+        bad(sname, "'columns' must map raw column names to {header, type, ...}")
+        raw_cols = {}
+    pk_raw = sdef.get("primary_key")
+    if isinstance(pk_raw, str):
+        pk_raw = [pk_raw]
+    if not isinstance(pk_raw, list) or not pk_raw or not all(isinstance(k, str) for k in pk_raw):
+        bad(sname, "'primary_key' must be a column name or a list of column names")
+        pk_raw = []
+    pk = tuple(pk_raw)
+
+    headers_seen: dict[str, str] = {}
+    for cname, cdef in raw_cols.items():
+        cname = str(cname)
+        where = f"{sname}.{cname}"
+        if not _IDENT.match(cname):
+            bad(where, "raw column names must be lower snake_case, not starting with '_' "
+                       "(the loader's own columns start with '_')")
+        if not isinstance(cdef, dict):
+            bad(where, "a column must be a mapping such as {header: 受注番号, type: string}")
+            continue
+        for key in sorted(set(cdef) - _COLUMN_KEYS):
+            bad(where, f"unknown key {key!r} (allowed: {', '.join(sorted(_COLUMN_KEYS))})")
+        header = cdef.get("header")
+        if not isinstance(header, str) or not header.strip():
+            bad(where, "missing 'header' (the CSV header text; quote it if it looks like a number)")
+            header = ""
+        header = header.strip()
+        if header and header in headers_seen:
+            bad(where, f"header {header!r} is already mapped to {headers_seen[header]}")
+        headers_seen.setdefault(header, cname)
+        ctype = cdef.get("type")
+        if ctype not in SQL_TYPES:
+            bad(where, f"unknown type {ctype!r} (one of {' | '.join(SQL_TYPES)})")
+            ctype = "string"
+        required = cdef.get("required", True)
+        not_null = cdef.get("not_null", False)
+        for key, value in (("required", required), ("not_null", not_null)):
+            if not isinstance(value, bool):
+                bad(where, f"{key} must be true or false, not {value!r}")
+        if cname in pk:
+            if required is False:
+                bad(where, "a primary key column cannot be required: false")
+            not_null = True  # primary-key columns are always not_null
+        columns.append(ColumnSpec(cname, header, ctype, bool(required), bool(not_null)))
+
+    names = {c.name for c in columns}
+    for key in pk:
+        if key not in names:
+            bad(sname, f"primary key column {key!r} is not among the columns "
+                       f"({', '.join(sorted(names)) or 'none'})")
+    if len(set(pk)) != len(pk):
+        bad(sname, f"primary key {list(pk)} repeats a column")
+    cursor = sdef.get("cursor_field")
+    if cursor is not None and (not isinstance(cursor, str) or cursor not in names):
+        bad(sname, f"cursor_field {cursor!r} is not among the columns")
+        cursor = None
+    return StreamSpec(sname, glob, pk, cursor, tuple(columns))

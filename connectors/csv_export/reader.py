@@ -1,0 +1,338 @@
+"""Read one export file into typed rows for one stream, or fail with every problem found.
+
+Pure (no warehouse): decode, split into CSV records keeping the physical line each record starts
+on (header = line 1, as an editor shows it), match headers, parse cells per type, check not_null,
+duplicate primary keys and field counts. Nothing is returned from a file that has any problem.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import gc
+import hashlib
+import io
+import itertools
+import json
+import os
+import unicodedata
+from dataclasses import dataclass, field
+from operator import itemgetter
+from pathlib import Path
+from typing import Any
+
+from .encoding import decode
+from .errors import MAX_PROBLEMS, CsvExportError, Problem
+from .parse import make_parser
+from .profile import Profile, StreamSpec, load_profile
+
+EXTRA_COLUMN = "_extra"
+
+# Long free-text cells (備考, 解約理由 ...) can exceed the csv module's 128 KiB default.
+csv.field_size_limit(max(csv.field_size_limit(), 64 * 1024 * 1024))
+
+
+@dataclass
+class ParsedFile:
+    """A validated export file: ``rows`` are tuples in ``columns`` order (the stream's raw
+    columns, then ``_extra``); ``lines[i]`` is the physical line row i starts on."""
+
+    path: str
+    stream: StreamSpec
+    encoding: str
+    sha256: str
+    headers: list[str]
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+    lines: list[int]
+    extra_headers: list[str] = field(default_factory=list)
+    missing_optional: list[str] = field(default_factory=list)
+
+
+class _Problems:
+    """Collects problems, keeping the first MAX_PROBLEMS per bucket and counting all."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.kept: list[tuple[int, int, Problem]] = []
+        self.total = 0
+        self._per_bucket: dict[Any, int] = {}
+
+    def add(self, line: int | None, column: str | None, message: str, *, order: int = 0,
+            bucket: Any = None) -> None:
+        self.total += 1
+        n = self._per_bucket.get(bucket, 0)
+        self._per_bucket[bucket] = n + 1
+        if n < MAX_PROBLEMS:
+            self.kept.append((line or 0, order, Problem(self.file, line, column, message)))
+
+    def __bool__(self) -> bool:
+        return self.total > 0
+
+    def error(self) -> CsvExportError:
+        self.kept.sort(key=lambda item: (item[0], item[1]))
+        noun = "problem" if self.total == 1 else "problems"
+        return CsvExportError(
+            [p for _, _, p in self.kept],
+            total=self.total,
+            summary=f"{self.file}: {self.total} {noun}; nothing was loaded from this file",
+        )
+
+
+def _physical_lines(text: str) -> int:
+    breaks = text.count("\n") + text.count("\r") - text.count("\r\n")
+    return breaks + (0 if text.endswith(("\n", "\r")) else 1)
+
+
+def _records(text: str, problems: _Problems) -> tuple[list[list[str]], list[int]]:
+    """Non-blank CSV records and the physical line each starts on (1-based)."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        rows = list(reader)  # fast path: C speed
+    except csv.Error:
+        rows = None
+    if rows is not None and len(rows) == _physical_lines(text):
+        # one record per physical line: record i starts on line i + 1
+        keep = [i for i, r in enumerate(rows) if r and (r[0] or any(r))]
+        if len(keep) == len(rows):
+            return rows, list(range(1, len(rows) + 1))
+        return [rows[i] for i in keep], [i + 1 for i in keep]
+    # records span lines (quoted newlines) or the CSV is malformed: track line_num
+    records: list[list[str]] = []
+    starts: list[int] = []
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    prev = 0
+    try:
+        for row in reader:
+            start = prev + 1
+            prev = reader.line_num
+            if row and (row[0] or any(row)):  # blank lines and all-empty rows (",,,") skipped
+                records.append(row)
+                starts.append(start)
+    except csv.Error as err:
+        problems.add(prev + 1, None, f"malformed CSV (check the quotes): {err}", bucket="csv")
+    return records, starts
+
+
+def _norm(header: str) -> str:
+    """Header comparison key: NFKC folds full-width ASCII such as （ ） into ( )."""
+    return unicodedata.normalize("NFKC", header).strip()
+
+
+def read_export(
+    path: str | os.PathLike[str],
+    profile: "Profile | str | os.PathLike[str]",
+    stream: str,
+    *,
+    data: bytes | None = None,
+) -> ParsedFile:
+    """Parse and validate ``path`` as ``stream`` of ``profile``. Raises CsvExportError."""
+    # Millions of short-lived tuples would trigger the cyclic GC over and over; none of them
+    # form cycles, so pause it while reading.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _read_export(path, profile, stream, data)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _read_export(
+    path: str | os.PathLike[str],
+    profile: "Profile | str | os.PathLike[str]",
+    stream: str,
+    data: bytes | None,
+) -> ParsedFile:
+    profile = load_profile(profile)
+    spec = profile.stream(stream)
+    file = os.fspath(path)
+    if data is None:
+        try:
+            data = Path(file).read_bytes()
+        except OSError as err:
+            raise CsvExportError([Problem(file, None, None, f"cannot read file: {err}")]) from None
+    digest = hashlib.sha256(data).hexdigest()
+    if not data:
+        raise CsvExportError([Problem(file, None, None, "empty file (0 bytes): no header line")])
+    text, encoding = decode(data, profile.encoding, file)
+    problems = _Problems(file)
+
+    # -- records, with the physical line each starts on ------------------------------------
+    records, starts = _records(text, problems)
+    if not records:
+        raise CsvExportError(
+            [Problem(file, None, None, "no header line: the file contains only blank lines")]
+        )
+
+    # -- header ----------------------------------------------------------------------------
+    header_line = starts[0]
+    headers = [h.lstrip("\ufeff").strip() for h in records[0]]
+    positions: dict[str, list[int]] = {}
+    for i, h in enumerate(headers):
+        positions.setdefault(h, []).append(i)
+    norm_positions: dict[str, list[int]] = {}
+    for i, h in enumerate(headers):
+        norm_positions.setdefault(_norm(h), []).append(i)
+
+    col_index: dict[str, int | None] = {}
+    missing_optional: list[str] = []
+    n_required = sum(c.required for c in spec.columns)
+    n_missing = 0
+    for order, col in enumerate(spec.columns):
+        found = positions.get(col.header) or norm_positions.get(_norm(col.header))
+        if found and len(found) > 1:
+            cols = " and ".join(str(i + 1) for i in found)
+            problems.add(header_line, col.header,
+                         f"header appears more than once (fields {cols}); which one is "
+                         f"{col.name}?", order=order, bucket="header")
+            found = found[:1]
+        if found:
+            col_index[col.name] = found[0]
+        elif col.required:
+            n_missing += 1
+            hint = difflib.get_close_matches(col.header, headers, n=1, cutoff=0.6)
+            message = f"missing required column {col.header!r} (raw column {col.name})"
+            if hint:
+                message += f" (did you mean {hint[0]!r}?)"
+            if n_missing == 1:  # the list once, on the first missing column
+                message += f"; headers found: {', '.join(headers)}"
+            problems.add(header_line, col.header, message, order=order, bucket="header")
+        else:
+            col_index[col.name] = None
+            missing_optional.append(col.header)
+    if n_missing > 1 and n_missing * 2 >= n_required:
+        problems.add(header_line, None,
+                     f"{n_missing} of {n_required} required headers are missing: is this file really "
+                     f"for stream {spec.name} (file glob {spec.file})?", order=-1, bucket="header")
+    mapped = {i for i in col_index.values() if i is not None}
+    extra_idx = [i for i in range(len(headers)) if i not in mapped]
+    extra_keys = _extra_keys(headers, extra_idx)
+
+    body = records[1:]
+    body_starts = starts[1:]
+    if not body and not problems:
+        raise CsvExportError(
+            [Problem(file, None, None, f"header line only (line {header_line}), no data rows")]
+        )
+    if problems.total and any(p.line == header_line for _, _, p in problems.kept):
+        raise problems.error()  # wrong header: the rows cannot be read meaningfully
+
+    # -- field counts ----------------------------------------------------------------------
+    width = len(headers)
+    if any(len(r) != width for r in body):
+        good_rows, good_lines = [], []
+        for r, line in zip(body, body_starts):
+            if len(r) == width:
+                good_rows.append(r)
+                good_lines.append(line)
+            else:
+                more = "more" if len(r) > width else "fewer"
+                problems.add(line, None,
+                             f"row has {len(r)} fields, {more} than the header's {width}",
+                             bucket="width")
+    else:
+        good_rows, good_lines = body, body_starts
+
+    # -- cells -----------------------------------------------------------------------------
+    n = len(good_rows)
+    out_cols: list[list[Any]] = []
+    for order, col in enumerate(spec.columns):
+        idx = col_index.get(col.name)
+        if idx is None:
+            values: list[Any] = [None] * n
+        else:
+            parser = make_parser(col.type, tz=profile.tz, true_values=profile.true_values,
+                                 false_values=profile.false_values)
+            cells = list(map(itemgetter(idx), good_rows))
+            try:
+                values = list(map(parser, cells))
+            except ValueError:
+                values = []
+                for cell, line in zip(cells, good_lines):
+                    try:
+                        values.append(parser(cell))
+                    except ValueError as err:
+                        values.append(_BAD)
+                        problems.add(line, col.header, str(err), order=order, bucket=col.name)
+        if col.not_null and None in values:
+            for value, line in zip(values, good_lines):
+                if value is None:
+                    problems.add(line, col.header,
+                                 f"empty value, but {col.name} must not be null",
+                                 order=order, bucket=col.name)
+        out_cols.append(values)
+
+    # -- duplicate primary keys ------------------------------------------------------------
+    pk_pos = [i for i, c in enumerate(spec.columns) if c.name in spec.primary_key]
+    if len(pk_pos) == 1:
+        keys: list[Any] = out_cols[pk_pos[0]]
+        unique = len(set(keys)) == len(keys)
+        if not unique:
+            keys = [(k,) for k in keys]
+    else:
+        keys = list(zip(*(out_cols[i] for i in pk_pos)))
+        unique = len(set(keys)) == len(keys)
+    if not unique:
+        pk_headers = " + ".join(spec.columns[i].header for i in pk_pos)
+        first_seen: dict[tuple[Any, ...], int] = {}
+        for key, line in zip(keys, good_lines):
+            if None in key or _BAD in key:
+                continue
+            if key in first_seen:
+                shown = ", ".join(f"{spec.columns[i].name}={v}" for i, v in zip(pk_pos, key))
+                problems.add(line, pk_headers,
+                             f"duplicate primary key ({shown}): also on line {first_seen[key]}",
+                             bucket="pk")
+            else:
+                first_seen[key] = line
+
+    if problems:
+        raise problems.error()
+
+    if extra_idx:
+        getter = itemgetter(*extra_idx)
+        if len(extra_idx) == 1:
+            key0 = extra_keys[0]
+            extra = [json.dumps({key0: getter(r)}, ensure_ascii=False) for r in good_rows]
+        else:
+            extra = [json.dumps(dict(zip(extra_keys, getter(r))), ensure_ascii=False)
+                     for r in good_rows]
+        rows = list(zip(*out_cols, extra))
+    else:
+        rows = list(zip(*out_cols, itertools.repeat(None)))
+    return ParsedFile(
+        path=file,
+        stream=spec,
+        encoding=encoding,
+        sha256=digest,
+        headers=headers,
+        columns=[c.name for c in spec.columns] + [EXTRA_COLUMN],
+        rows=rows,
+        lines=list(good_lines),
+        extra_headers=extra_keys,
+        missing_optional=missing_optional,
+    )
+
+
+class _Bad:
+    """Placeholder for a cell that failed to parse (never reaches the warehouse)."""
+
+    def __repr__(self) -> str:
+        return "<unparsable>"
+
+
+_BAD = _Bad()
+
+
+def _extra_keys(headers: list[str], idx: list[int]) -> list[str]:
+    """JSON keys for unmapped headers: the header text; ``#n`` (field number) added when the
+    text is empty or repeated."""
+    counts: dict[str, int] = {}
+    for i in idx:
+        counts[headers[i]] = counts.get(headers[i], 0) + 1
+    keys = []
+    for i in idx:
+        h = headers[i]
+        keys.append(h if h and counts[h] == 1 else f"{h}#{i + 1}")
+    return keys

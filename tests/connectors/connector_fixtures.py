@@ -1,0 +1,118 @@
+"""Helpers for the connector tests: write small cart exports, read the warehouse back.
+
+A plain module imported by the tests, so that its name cannot clash with
+other test folders' conftest modules.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+CUSTOMER_HEADER = [
+    "顧客ID", "姓", "名", "メールアドレス", "電話番号", "都道府県", "生年月日",
+    "メルマガ配信", "LINE友だち", "登録日時", "更新日時",
+]
+
+CUSTOMERS = [
+    ["C001", "山田", "花子", "hanako@example.com", "090-1111-2222", "東京都", "1985/4/1",
+     "希望する", "登録", "2026/01/05 10:00:00", "2026/11/23 14:05:09"],
+    ["C002", "佐藤", "太郎", "taro@example.com", "03-1234-5678", "大阪府", "",
+     "希望しない", "", "2026-02-01 09:30", "2026-11-22 23:59"],
+    ["C003", "鈴木", "一郎", "ichiro@example.com", "011-000-0000", "北海道", "1990-12-31",
+     "希望する", "未登録", "2026/03/01 00:00:00", "2026/11/20 08:00:00"],
+]
+
+ORDER_HEADER = [
+    "受注番号", "顧客ID", "受注日時", "定期受注番号", "定期回数", "受注ステータス", "支払方法",
+    "商品合計", "送料", "値引額", "合計金額", "発送日", "更新日時",
+]
+
+ORDERS = [
+    ["O-1001", "C001", "2026/11/01 09:00:00", "S-01", "1", "発送済み", "クレジットカード",
+     "3,980", "￥550", "-500", "\\4,030", "2026/11/02", "2026/11/02 10:00:00"],
+    ["O-1002", "C002", "2026/11/03 23:30:00", "", "", "発送待ち", "後払い",
+     "1980", "0", "", "1,980", "", "2026/11/03 23:30:00"],
+]
+
+SUBSCRIPTION_HEADER = [
+    "定期受注番号", "顧客ID", "商品コード", "数量", "お届け周期(日)", "ステータス", "申込日時",
+    "解約日時", "解約理由", "次回お届け予定日", "定期回数", "スキップ回数", "更新日時",
+]
+
+SUBSCRIPTIONS = [
+    ["S-01", "C001", "P-SERUM", "1", "30", "継続中", "2026/11/01 09:00:00", "", "",
+     "2026/12/01", "1", "0", "2026/11/02 10:00:00"],
+    ["S-02", "C002", "P-CREAM", "2", "60", "解約済み", "2026/06/01 12:00:00",
+     "2026/10/15 18:30:00", "使い切れない", "", "3", "1", "2026/10/15 18:30:00"],
+]
+
+
+def csv_text(header: list[str], rows: list[list[str]], newline: str = "\r\n") -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator=newline)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def write_csv(
+    path: Path,
+    header: list[str],
+    rows: list[list[str]],
+    *,
+    encoding: str = "cp932",
+    newline: str = "\r\n",
+) -> Path:
+    """Write a cart export as carts do: cp932 and CRLF unless told otherwise."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(csv_text(header, rows, newline).encode(encoding))
+    return path
+
+
+def query(db: Path, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def query_dicts(db: Path, sql: str) -> list[dict[str, Any]]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        cur = con.execute(sql)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row)) for row in cur.fetchall()]
+    finally:
+        con.close()
+
+
+def snapshot(db: Path) -> dict[str, Any]:
+    """Everything a failed or skipped load must leave untouched: every raw table and
+    sync_state (sync_log excluded: it gains a row)."""
+    if not db.exists():
+        return {}
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        tables = con.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables "
+            "WHERE table_schema LIKE 'raw_%' AND NOT (table_schema = 'raw_meta' "
+            "AND table_name = 'sync_log') ORDER BY 1, 2"
+        ).fetchall()
+        out: dict[str, Any] = {}
+        for schema, table in tables:
+            out[f"{schema}.{table}"] = sorted(
+                con.execute(f'SELECT * FROM "{schema}"."{table}"').fetchall(), key=repr
+            )
+        return out
+    finally:
+        con.close()
+
+
+def sync_log(db: Path) -> list[dict[str, Any]]:
+    return query_dicts(db, "SELECT * FROM raw_meta.sync_log ORDER BY started_at, sync_id")

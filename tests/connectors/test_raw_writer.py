@@ -1,0 +1,144 @@
+"""The shared raw layer (connectors/raw.py) as an API connector would use it."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from connector_fixtures import query, query_dicts, snapshot, sync_log
+from connectors.raw import RawColumn, RawSchemaError, RawStream, RawWriter, get_sync_state, open_warehouse
+
+ORDERS = RawStream(
+    "shopify",
+    "orders",
+    columns=(RawColumn("id", "BIGINT"), RawColumn("updated_at", "TIMESTAMP"), RawColumn("_record", "JSON")),
+    primary_key=("id",),
+    cursor_field="updated_at",
+)
+
+
+def rec(i: int, day: int, **extra) -> tuple:
+    return (i, datetime(2026, 11, day), {"id": i, "updated_at": f"2026-11-{day:02d}", **extra})
+
+
+def test_paged_sync_commits_each_page_with_its_cursor(wh: Path) -> None:
+    with RawWriter(wh, ORDERS) as w:
+        assert w.current_state() is None
+        r1 = w.write_batch([rec(1, 1), rec(2, 2)], final=False)
+        # page 1 is committed with its cursor while the sync is still running
+        assert r1.status == "running" and r1.cursor_value == "2026-11-02 00:00:00"
+        reader = w.con.cursor()  # another connection to the same database
+        assert reader.execute("SELECT count(*) FROM raw_shopify.orders").fetchone() == (2,)
+        assert reader.execute("SELECT status FROM raw_meta.sync_log").fetchone() == ("running",)
+        assert get_sync_state(reader, "shopify", "orders").cursor_value == "2026-11-02 00:00:00"
+        reader.close()
+        r2 = w.write_batch([rec(3, 5)], state={"page_info": "abc"})
+    assert (r2.status, r2.rows_read, r2.rows_inserted) == ("success", 3, 3)
+    [log] = sync_log(wh)
+    assert (log["status"], log["rows_inserted"], log["cursor_value"]) == ("success", 3, "2026-11-05 00:00:00")
+    [state] = query_dicts(wh, "SELECT * FROM raw_meta.sync_state")
+    assert json.loads(state["state"]) == {"page_info": "abc"}
+    assert state["cursor_value"] == "2026-11-05 00:00:00"
+    rows = query(wh, "SELECT id, _record->>'updated_at', _source, _file, _line FROM raw_shopify.orders ORDER BY id")
+    assert rows == [(1, "2026-11-01", "shopify", None, None), (2, "2026-11-02", "shopify", None, None),
+                    (3, "2026-11-05", "shopify", None, None)]
+
+
+def test_page_committed_before_a_failure_stays_and_sync_is_failed(wh: Path) -> None:
+    with pytest.raises(ValueError, match="API went away"):
+        with RawWriter(wh, ORDERS) as w:
+            w.write_batch([rec(1, 1)], final=False)
+            raise ValueError("API went away")
+    assert query(wh, "SELECT id FROM raw_shopify.orders") == [(1,)]
+    [log] = sync_log(wh)
+    assert log["status"] == "failed" and "API went away" in log["error"]
+    assert log["rows_inserted"] == 1
+    assert query(wh, "SELECT cursor_value FROM raw_meta.sync_state") == [("2026-11-01 00:00:00",)]
+
+
+def test_unchanged_rows_are_left_untouched_and_changed_ones_updated(wh: Path) -> None:
+    with RawWriter(wh, ORDERS) as w:
+        w.write_batch([rec(1, 1), rec(2, 2)])
+    before = {r["id"]: r for r in query_dicts(wh, "SELECT * FROM raw_shopify.orders")}
+    with RawWriter(wh, ORDERS) as w:
+        r = w.write_batch([rec(1, 1), rec(2, 3, note="changed")])
+    assert (r.rows_inserted, r.rows_updated, r.rows_unchanged) == (0, 1, 1)
+    after = {r["id"]: r for r in query_dicts(wh, "SELECT * FROM raw_shopify.orders")}
+    assert after[1] == before[1]
+    assert after[2]["_loaded_at"] > before[2]["_loaded_at"]
+    assert after[2]["_sync_id"] == r.sync_id
+
+
+def test_duplicate_keys_in_a_batch_last_wins(wh: Path) -> None:
+    with RawWriter(wh, ORDERS) as w:
+        r = w.write_batch([rec(1, 1), rec(1, 4, v=2)])
+    assert (r.rows_read, r.rows_inserted, r.rows_unchanged) == (2, 1, 1)
+    assert query(wh, "SELECT updated_at FROM raw_shopify.orders") == [(datetime(2026, 11, 4),)]
+
+
+def test_explicit_cursor_and_kept_state(wh: Path) -> None:
+    with RawWriter(wh, ORDERS) as w:
+        w.write_batch([rec(1, 1)], cursor_value="bulk-op-42", state={"op": 42})
+    with RawWriter(wh, ORDERS) as w:
+        w.write_batch([rec(2, 2)], cursor_value=None)  # None keeps cursor; state None keeps state
+    [state] = query_dicts(wh, "SELECT cursor_value, state FROM raw_meta.sync_state")
+    assert state["cursor_value"] == "bulk-op-42"
+    assert json.loads(state["state"]) == {"op": 42}
+
+
+def test_type_conflict_fails_cleanly(wh: Path) -> None:
+    with RawWriter(wh, ORDERS) as w:
+        w.write_batch([rec(1, 1)])
+    before = snapshot(wh)
+    changed = RawStream("shopify", "orders", columns=(RawColumn("id", "VARCHAR"),
+                        RawColumn("updated_at", "TIMESTAMP"), RawColumn("_record", "JSON")),
+                        primary_key=("id",), cursor_field="updated_at")
+    with pytest.raises(RawSchemaError, match="has type BIGINT"):
+        with RawWriter(wh, changed) as w:
+            w.write_batch([("x", datetime(2026, 11, 9), "{}")])
+    assert snapshot(wh) == before
+    assert [r["status"] for r in sync_log(wh)] == ["success", "failed"]
+
+
+def test_schema_drift_adds_columns(wh: Path) -> None:
+    with RawWriter(wh, ORDERS) as w:
+        w.write_batch([rec(1, 1)])
+    wider = RawStream("shopify", "orders", columns=ORDERS.columns + (RawColumn("financial_status", "VARCHAR"),),
+                      primary_key=("id",), cursor_field="updated_at")
+    with RawWriter(wh, wider) as w:
+        r = w.write_batch([rec(2, 2) + ("paid",)])
+    assert r.note == "added columns: financial_status"
+    assert query(wh, "SELECT id, financial_status FROM raw_shopify.orders ORDER BY id") == [(1, None), (2, "paid")]
+
+
+def test_empty_batch_only_moves_state(wh: Path) -> None:
+    with RawWriter(wh, ORDERS) as w:
+        r = w.write_batch([], state={"bulk_operation": "gid://1"})
+    assert (r.status, r.rows_read) == ("success", 0)
+    assert query(wh, "SELECT count(*) FROM raw_shopify.orders") == [(0,)]
+
+
+def test_skip_and_connection_reuse(tmp_path: Path) -> None:
+    with open_warehouse(tmp_path / "w.duckdb") as con:
+        with RawWriter(con, ORDERS, detail="nothing new") as w:
+            r = w.skip("no changes since cursor")
+        assert r.status == "skipped"
+        assert con.execute("SELECT status, note FROM raw_meta.sync_log").fetchall() == [
+            ("skipped", "no changes since cursor")]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (dict(columns=(RawColumn("_source", "VARCHAR"),), primary_key=("_source",)), "reserved"),
+        (dict(columns=(RawColumn("id", "BIGINT"),), primary_key=("key",)), "not a column"),
+        (dict(columns=(RawColumn("id", "MONEY"),), primary_key=("id",)), "type 'MONEY'"),
+        (dict(columns=(RawColumn("Id", "BIGINT"),), primary_key=("Id",)), "snake_case"),
+    ],
+)
+def test_stream_definition_is_validated(kwargs, message) -> None:
+    with pytest.raises(RawSchemaError, match=message):
+        RawStream("shopify", "orders", **kwargs)
