@@ -24,7 +24,7 @@ manifest: $(MANIFEST)
 
 # dagster-dbt needs manifest.json at import time; outside `dagster dev` nothing else makes it.
 $(MANIFEST): $(STAMP) $(DBT_SOURCES)
-	cd dbt_project && ../$(BIN)/dbt parse --quiet --profiles-dir .
+	$(BIN)/python -m orchestration.transform.prepare
 	@touch $@
 
 demo: install manifest

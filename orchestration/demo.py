@@ -6,6 +6,8 @@ Runs the same `daily_refresh` job the schedule runs, on the persistent Dagster i
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 import time
 
@@ -13,15 +15,21 @@ import dagster as dg
 import duckdb
 
 from orchestration.definitions import defs
-from orchestration.settings import load_settings
+from orchestration.settings import REPO_ROOT, load_settings
 
 
 def main() -> int:
     settings = load_settings()
+    # The Makefile sets it; a direct `python -m orchestration.demo` uses the same instance.
+    os.environ.setdefault("DAGSTER_HOME", str(REPO_ROOT / "dagster_home"))
     job = defs.resolve_job_def("daily_refresh")
+    log_path = settings.data_dir / "logs" / "demo_refresh.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
     print(f"Materializing every asset for the demo merchant (as of {settings.business_date()}) ...")
+    print(f"  (dbt's output goes to {log_path})")
     started = time.monotonic()
-    with dg.DagsterInstance.get() as instance:
+    # dagster-dbt echoes every dbt log line to stdout; keep the console to what a person reads.
+    with dg.DagsterInstance.get() as instance, open(log_path, "w") as log, contextlib.redirect_stdout(log):
         result = job.execute_in_process(
             instance=instance,
             raise_on_error=False,
@@ -30,7 +38,9 @@ def main() -> int:
     elapsed = time.monotonic() - started
     if not result.success:
         failed = [e.step_key for e in result.all_events if e.is_step_failure]
-        print(f"\nThe refresh failed in {failed} after {elapsed:.1f} s; see the errors above.")
+        tail = log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-40:]
+        print("\n".join(tail))
+        print(f"\nThe refresh failed in {failed} after {elapsed:.1f} s; the log: {log_path}")
         return 1
 
     with duckdb.connect(str(settings.bi_snapshot), read_only=True) as con:

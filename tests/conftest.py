@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 import os
-import subprocess
-import sys
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
+
+import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 DBT_DIR = ROOT / "dbt_project"
@@ -26,21 +30,12 @@ def _manifest_is_stale() -> bool:
 def pytest_configure(config):
     # `make test` prepares it already; this covers a bare `pytest` after editing a model.
     if _manifest_is_stale():
-        dbt = Path(sys.executable).parent / "dbt"
-        subprocess.run(
-            [str(dbt), "parse", "--quiet", "--profiles-dir", "."], cwd=DBT_DIR, check=True,
-            env={**os.environ},
-        )
+        from orchestration.transform.prepare import prepare_manifest
+
+        prepare_manifest()
 
 
 # --- a materialized demo pipeline, shared by every end-to-end test -------------------------------
-import csv as _csv
-from dataclasses import dataclass
-from datetime import date
-
-import pytest
-import yaml
-
 DEMO_AS_OF = date(2026, 11, 23)
 DEMO_PROFILE = yaml.safe_load((ROOT / "connectors/csv_export/profiles/demo_merchant.yaml").read_text())
 
@@ -63,7 +58,7 @@ class DemoRun:
         header_to_col = {c["header"]: name for name, c in cols.items()}
         path = self.settings.csv_export_dir / f"{stream}.csv"
         with open(path, encoding="cp932", newline="") as fh:
-            return [{header_to_col.get(h, h): v for h, v in row.items()} for row in _csv.DictReader(fh)]
+            return [{header_to_col.get(h, h): v for h, v in row.items()} for row in csv.DictReader(fh)]
 
     def rerun(self):
         with _teiki_env(self.settings.data_dir):

@@ -9,6 +9,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 
 from orchestration.resources import WAREHOUSE_POOL
 from orchestration.settings import DBT_PROJECT_DIR, Settings
+from orchestration.transform.prepare import dbt_environment
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 # Under `dagster dev` this parses the project; the Makefile and the tests run `dbt parse` first.
@@ -51,13 +52,6 @@ def build_dbt_assets(settings: Settings) -> dg.AssetsDefinition:
         yield from dbt.cli(["build"], context=context).stream()
 
     return teiki_dbt_models
-
-
-def dbt_environment(settings: Settings) -> dict[str, str]:
-    return {
-        "TEIKI_WAREHOUSE": str(settings.warehouse),
-        "TEIKI_AS_OF_DATE": settings.as_of_date.isoformat() if settings.as_of_date else "",
-    }
 
 
 def mart_keys(dbt_models: dg.AssetsDefinition) -> list[dg.AssetKey]:
