@@ -18,7 +18,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from conftest import DEMO_AS_OF, DEMO_PROFILE
+from demo_pipeline import DEMO_AS_OF, DEMO_PROFILE
 from orchestration.actions.call_center import select_call_list
 
 AS_OF = DEMO_AS_OF
