@@ -7,6 +7,8 @@ MANIFEST := dbt_project/target/manifest.json
 DBT_SOURCES := $(shell find dbt_project -path dbt_project/target -prune -o -type f \( -name '*.sql' -o -name '*.yml' -o -name '*.csv' \) -print)
 
 export DAGSTER_HOME := $(CURDIR)/dagster_home
+# The venv first on PATH: `dagster dev` re-parses dbt on reload and looks for `dbt` there.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: demo test dev install manifest clean
 
