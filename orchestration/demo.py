@@ -57,7 +57,7 @@ Done in {elapsed:.1f} s.
 
   Warehouse (pipeline only) : {settings.warehouse}
   BI snapshot (open this)   : {settings.bi_snapshot}
-      duckdb -readonly {settings.bi_snapshot} "select * from marts.subscriptions limit 5"
+      .venv/bin/python -c "import duckdb; print(duckdb.connect('{settings.bi_snapshot}', read_only=True).sql('from marts.headline_kpis'))"
       marts: {", ".join(tables)}
   Call-center list          : {lists[-1] if lists else "(none)"}
 
