@@ -1,0 +1,19 @@
+{{ config(enabled=('colorme' in var('teiki_sources'))) }}
+
+{#- No subscription_events from this source (カラーミーショップ API v1 exposes no 定期購入 contracts, payment attempts, change history, inquiries or web events): an empty model with the canonical columns of
+    stg_csv__subscription_events, so that union_staging('subscription_events') works with 'colorme' in teiki_sources. -#}
+
+select
+        'colorme' as source,
+        cast(null as varchar) as subscription_event_id,
+        cast(null as varchar) as subscription_id,
+        cast(null as timestamp) as occurred_at,
+        cast(null as varchar) as event_type,
+        cast(null as varchar) as event_type_label,
+        cast(null as varchar) as before_value,
+        cast(null as varchar) as after_value,
+        cast(null as varchar) as reason,
+        cast(null as varchar) as channel,
+        cast(null as varchar) as channel_label,
+        cast(null as timestamp) as loaded_at
+where false

@@ -1,0 +1,59 @@
+{{ config(enabled=('recharge' in var('teiki_sources'))) }}
+
+{#- Recharge ISO 8601 text (with or without a UTC offset) -> naive UTC timestamp, without ICU:
+    `utc | replace('COL', <text expression>)`. -#}
+{%- set utc -%}
+    (try_cast(left(COL, 19) as timestamp)
+        - case when regexp_matches(COL, '[+-][0-9]{2}:[0-9]{2}$')
+            then to_minutes((case when substr(COL, -6, 1) = '-' then -1 else 1 end)
+                * (cast(substr(COL, -5, 2) as bigint) * 60 + cast(substr(COL, -2, 2) as bigint)))
+            else to_minutes(0) end)
+{%- endset %}
+
+{#- Recharge customers in the canonical customer shape (same columns as stg_csv__customers).
+    Recharge keeps names, email and phone; prefecture, birthday, opt-ins and the acquisition
+    channel live in the shop (Shopify) and are NULL here. customer_id is the Recharge id;
+    the Shopify id (external_customer_id.ecommerce) is in the raw record for identity work.
+    Records deleted at Recharge (deleted_at set) are left out. -#}
+
+with
+
+raw_customers as (
+
+    select * from {{ source('raw_recharge', 'customers') }}
+    where deleted_at is null
+
+),
+
+renamed as (
+
+    select
+        _source as source,
+        cast(id as varchar) as customer_id,
+        nullif(_record->>'last_name', '') as last_name,
+        nullif(_record->>'first_name', '') as first_name,
+        cast(null as varchar) as last_name_kana,
+        cast(null as varchar) as first_name_kana,
+        nullif(_record->>'email', '') as email,
+        nullif(_record->>'phone', '') as phone,
+        cast(null as varchar) as postal_code,
+        cast(null as varchar) as prefecture,
+        cast(null as date) as birthday,
+        cast(null as varchar) as gender,
+        cast(null as varchar) as gender_label,
+        cast(null as boolean) as email_opt_in,
+        cast(null as boolean) as line_opt_in,
+        cast(null as varchar) as line_user_id,
+        cast(null as boolean) as dm_opt_in,
+        cast(null as boolean) as phone_opt_in,
+        cast(null as varchar) as acquisition_channel,
+        cast(null as varchar) as acquisition_channel_label,
+        {{ utc | replace('COL', "_record->>'created_at'") }} as created_at,
+        updated_at,
+        _loaded_at as loaded_at
+
+    from raw_customers
+
+)
+
+select * from renamed

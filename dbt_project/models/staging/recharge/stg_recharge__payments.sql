@@ -1,0 +1,56 @@
+{{ config(enabled=('recharge' in var('teiki_sources'))) }}
+
+{#- Recharge ISO 8601 text (with or without a UTC offset) -> naive UTC timestamp, without ICU:
+    `utc | replace('COL', <text expression>)`. -#}
+{%- set utc -%}
+    (try_cast(left(COL, 19) as timestamp)
+        - case when regexp_matches(COL, '[+-][0-9]{2}:[0-9]{2}$')
+            then to_minutes((case when substr(COL, -6, 1) = '-' then -1 else 1 end)
+                * (cast(substr(COL, -5, 2) as bigint) * 60 + cast(substr(COL, -2, 2) as bigint)))
+            else to_minutes(0) end)
+{%- endset %}
+
+{#- Recharge charges as payment attempts (canonical shape of stg_csv__payments). A charge that
+    was processed (success, refunded, partially_refunded) is a successful attempt; status
+    error is a failed one (error_type -> failure_reason, error text -> failure_reason_label).
+    Queued, skipped and pending charges are not attempts yet and are left out.
+    order_id is the Shopify order id (external_order_id.ecommerce; NULL for a failure),
+    amount is total_price in integer yen. -#}
+
+with
+
+raw_charges as (
+
+    select * from {{ source('raw_recharge', 'charges') }}
+    where deleted_at is null
+        and lower(_record->>'status') in ('success', 'refunded', 'partially_refunded', 'error')
+
+),
+
+renamed as (
+
+    select
+        _source as source,
+        cast(id as varchar) as payment_id,
+        nullif(_record->'external_order_id'->>'ecommerce', '') as order_id,
+        _record->'customer'->>'id' as customer_id,
+        'card' as payment_method,
+        _record->>'payment_processor' as payment_method_label,
+        coalesce({{ utc | replace('COL', "_record->>'processed_at'") }}, updated_at) as attempted_at,
+        cast(round(try_cast(_record->>'total_price' as decimal(18, 2))) as bigint) as amount,
+        case when lower(_record->>'status') = 'error' then 'failure' else 'success' end as result,
+        _record->>'status' as result_label,
+        case
+            when lower(_record->>'status') <> 'error' then null
+            when _record->>'error_type' in ('CARD_DECLINED', 'PAYMENT_METHOD_DECLINED') then 'card_declined'
+            when _record->>'error_type' in ('EXPIRED_CARD', 'CARD_EXPIRED') then 'card_expired'
+            else 'unknown'
+        end as failure_reason,
+        nullif(coalesce(_record->>'error', _record->>'error_type'), '') as failure_reason_label,
+        _loaded_at as loaded_at
+
+    from raw_charges
+
+)
+
+select * from renamed
