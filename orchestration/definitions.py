@@ -5,7 +5,9 @@ from __future__ import annotations
 import dagster as dg
 
 from orchestration.actions.call_center import build_action_assets
+from orchestration.ingestion.api_sources import build_api_source_assets
 from orchestration.ingestion.csv_exports import build_csv_export_assets
+from orchestration.modeling.sbg import build_sbg_assets
 from orchestration.publish.assets import build_publish_assets
 from orchestration.resources import WarehouseResource, dbt_cli_resource
 from orchestration.schedules import daily_refresh_job, daily_refresh_schedule
@@ -18,7 +20,11 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=[
             *build_csv_export_assets(settings),
+            # Cart APIs (Shopify, Recharge, ...): only those whose credentials are set.
+            *build_api_source_assets(settings),
             dbt_models,
+            # Fits between dbt steps: reads marts.subscriptions, feeds the LTV marts.
+            *build_sbg_assets(settings),
             *build_action_assets(settings),
             *build_publish_assets(settings, dbt_models),
         ],

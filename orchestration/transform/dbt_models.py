@@ -1,13 +1,14 @@
 """dbt models as Dagster assets; dbt tests become asset checks."""
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
-from orchestration.resources import WAREHOUSE_POOL
+from orchestration.charts.marts import CHARTS
+from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 from orchestration.settings import DBT_PROJECT_DIR, Settings
 from orchestration.transform.prepare import dbt_environment
 
@@ -49,9 +50,58 @@ def build_dbt_assets(settings: Settings) -> dg.AssetsDefinition:
         os.environ.update(dbt_environment(settings))
         # `build` runs each model's tests right after it, so a failing error-severity test stops
         # everything downstream of it, including the outbound actions.
-        yield from dbt.cli(["build"], context=context).stream()
+        invocation = dbt.cli(["build"], context=context, raise_on_error=False)
+        # dbt holds DuckDB's single write lock while it runs, so the charted marts' outputs (and
+        # their checks, which must follow them) are held back until the stream ends, then sent
+        # with the chart rendered from the finished tables (orchestration/charts/).
+        held: list[Any] = []
+        for event in invocation.stream():
+            if _event_asset_key(context, event) in CHARTED_KEYS:
+                held.append(event)
+            else:
+                yield event
+        yield from with_charts(context, settings, held)
+        if not invocation.is_successful():
+            raise invocation.get_error() or dg.Failure("dbt build failed")
 
     return teiki_dbt_models
+
+
+CHARTED_KEYS = {dg.AssetKey(list(path)) for path in CHARTS}
+
+
+def _event_asset_key(context: dg.AssetExecutionContext, event: Any) -> dg.AssetKey | None:
+    if isinstance(event, dg.Output):
+        return context.asset_key_for_output(event.output_name)
+    return getattr(event, "asset_key", None)
+
+
+def with_charts(context: dg.AssetExecutionContext, settings: Settings, held: list[Any]) -> Iterator[Any]:
+    """Held-back events, each charted mart's Output first with its chart added to its metadata.
+
+    A chart that fails to render is logged and left out; it never fails the materialization.
+    """
+    outputs = [e for e in held if isinstance(e, dg.Output)]
+    if outputs:
+        warehouse = WarehouseResource(path=str(settings.warehouse))
+        try:
+            with warehouse.connect(read_only=True) as con:
+                charted = []
+                for event in outputs:
+                    key = context.asset_key_for_output(event.output_name)
+                    name, chart = CHARTS[tuple(key.path)]
+                    try:
+                        markdown = chart(con)
+                    except Exception as exc:  # noqa: BLE001 - a chart is never worth a failed run
+                        context.log.warning(f"chart {name} for {key.to_user_string()} not rendered: {exc}")
+                        charted.append(event)
+                        continue
+                    charted.append(event.with_metadata({**event.metadata, name: dg.MetadataValue.md(markdown)}))
+        except Exception as exc:  # noqa: BLE001 - e.g. the warehouse could not be opened
+            context.log.warning(f"charts not rendered: {exc}")
+            charted = outputs
+        yield from charted
+    yield from (e for e in held if not isinstance(e, dg.Output))
 
 
 def mart_keys(dbt_models: dg.AssetsDefinition) -> list[dg.AssetKey]:

@@ -1,0 +1,1 @@
+"""Charts rendered into Dagster materialization metadata (PNG, markdown data URI)."""

@@ -1,0 +1,33 @@
+"""Which marts carry which chart: asset key path -> function(connection) -> markdown."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import duckdb
+
+from orchestration.charts import queries, render
+
+
+def _subscription_flow(con: duckdb.DuckDBPyConnection) -> str:
+    png = render.subscription_flow_chart(queries.subscription_flow_rows(con),
+                                         title="Subscription flow (teiki flow), all cohorts pooled")
+    return render.markdown_image(png, "subscription flow by product")
+
+
+def _cohort_retention(con: duckdb.DuckDBPyConnection) -> str:
+    png = render.cohort_heatmap(queries.cohort_retention_rows(con))
+    return render.markdown_image(png, "cohort retention heatmap")
+
+
+def _sbg_projection(con: duckdb.DuckDBPyConnection) -> str:
+    rows, k = queries.sbg_projection_rows(con)
+    png = render.sbg_projection_chart(rows, calibration_deliveries=k)
+    return render.markdown_image(png, "sBG projection vs actual survival")
+
+
+CHARTS: dict[tuple[str, ...], tuple[str, Callable[[duckdb.DuckDBPyConnection], str]]] = {
+    ("marts", "subscription_flow"): ("subscription_flow_chart", _subscription_flow),
+    ("marts", "cohort_retention"): ("cohort_retention_heatmap", _cohort_retention),
+    ("marts", "ltv_projected"): ("sbg_projection_chart", _sbg_projection),
+}

@@ -1,0 +1,70 @@
+"""Warehouse reads behind the charts (DuckDB connection in, rows out). No Dagster."""
+
+from __future__ import annotations
+
+import duckdb
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, table],
+    ).fetchone()[0] > 0
+
+
+def subscription_flow_rows(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int, float]]:
+    """(product_id, delivery_number, share of eligible first deliveries reaching n), all cohorts
+    pooled, from marts.subscription_flow; without that mart, straight from marts.subscriptions."""
+    if _table_exists(con, "marts", "subscription_flow"):
+        return con.execute(
+            """
+            select product_id, delivery_number,
+                   sum(subscriptions_reached) / nullif(sum(eligible_subscriptions), 0)
+            from marts.subscription_flow
+            group by all
+            order by 1, 2
+            """
+        ).fetchall()
+    return con.execute(
+        """
+        select product_id, n, count(*) filter (where delivery_count >= n) / count(*)
+        from marts.subscriptions, range(1, 13) as t(n)
+        where delivery_count >= 1
+        group by all
+        order by 1, 2
+        """
+    ).fetchall()
+
+
+def cohort_retention_rows(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    """(cohort_month, months_since_first_order, retention) across sources."""
+    return con.execute(
+        """
+        select cohort_month, months_since_first_order,
+               sum(active_customers) / nullif(sum(cohort_customers), 0)
+        from marts.cohort_retention
+        group by all
+        order by 1, 2
+        """
+    ).fetchall()
+
+
+def sbg_projection_rows(con: duckdb.DuckDBPyConnection) -> tuple[list[tuple], int | None]:
+    """(product, n, projected full fit, observed, projected calibration fit, actual of the
+    calibration population), and k (deliveries the calibration fit saw)."""
+    has_check = _table_exists(con, "marts", "ltv_projection_check")
+    rows = con.execute(
+        f"""
+        select p.source || ':' || p.product_id as product, p.delivery_number, p.projected_survival,
+               p.observed_survival, {'c.projected_survival, c.actual_survival' if has_check else 'null, null'}
+        from marts.ltv_projected as p
+        {'''left join marts.ltv_projection_check as c
+            on c.source = p.source and c.product_id = p.product_id
+            and c.delivery_number = p.delivery_number''' if has_check else ''}
+        order by 1, 2
+        """
+    ).fetchall()
+    k = None
+    if has_check:
+        k = con.execute("select max(calibration_deliveries) from marts.ltv_projection_check").fetchone()[0]
+    return rows, k

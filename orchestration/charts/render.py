@@ -1,0 +1,119 @@
+"""Pure rendering: rows in, PNG bytes out (matplotlib, Agg backend). No Dagster, no warehouse.
+
+Labels are ASCII (product codes, English): the machine running the pipeline may have no
+Japanese font, and a missing glyph renders as a box.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import date
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+DPI = 80
+
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def markdown_image(png: bytes, alt: str) -> str:
+    """Markdown embedding the PNG as a base64 data URI (shown inline by the Dagster UI)."""
+    return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode('ascii')})"
+
+
+def subscription_flow_chart(rows: Iterable[tuple[str, int, float]], title: str = "Subscription flow") -> bytes:
+    """rows: (product_id, delivery_number, share of first deliveries reaching it, 0..1)."""
+    series: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    for product, n, share in rows:
+        if share is not None:
+            series[str(product)].append((int(n), float(share)))
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for product, points in sorted(series.items()):
+        points.sort()
+        ax.plot([p[0] for p in points], [100 * p[1] for p in points], marker="o", markersize=3, label=product)
+    ax.set_xlabel("delivery number")
+    ax.set_ylabel("% of first deliveries reaching it")
+    ax.set_ylim(0, 105)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    if series:
+        ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def cohort_heatmap(rows: Iterable[tuple[date, int, float]], title: str = "Cohort retention") -> bytes:
+    """rows: (cohort_month, months_since_first_order, retention 0..1)."""
+    values = {(c, int(m)): float(r) for c, m, r in rows if r is not None}
+    cohorts = sorted({c for c, _ in values})
+    months = max((m for _, m in values), default=0) + 1
+    grid = [[values.get((c, m), float("nan")) * 100 for m in range(months)] for c in cohorts]
+    fig, ax = plt.subplots(figsize=(min(14, 3 + 0.3 * months), min(12, 1.5 + 0.25 * max(len(cohorts), 1))))
+    if cohorts:
+        im = ax.imshow(grid, aspect="auto", cmap="viridis", vmin=0, vmax=max(
+            (v for row in grid for m, v in enumerate(row) if m > 0 and v == v), default=100))
+        fig.colorbar(im, ax=ax, label="% of cohort ordering in month")
+        step = max(1, len(cohorts) // 12)
+        ax.set_yticks(range(0, len(cohorts), step))
+        ax.set_yticklabels([cohorts[i].strftime("%Y-%m") for i in range(0, len(cohorts), step)], fontsize=7)
+    ax.set_xlabel("months since first order")
+    ax.set_ylabel("cohort (first order month)")
+    ax.set_title(title)
+    return _png(fig)
+
+
+def sbg_projection_chart(
+    rows: Iterable[tuple],
+    calibration_deliveries: int | None = None,
+    title: str = "sBG projection vs actual survival",
+) -> bytes:
+    """rows: (product, delivery_number, projected (full fit), observed (all subscriptions),
+    projected from the calibration fit, observed in the calibration population), the last two
+    optional (None or absent). One panel per product."""
+    series: dict[str, list[tuple]] = defaultdict(list)
+    for row in rows:
+        series[str(row[0])].append(row[1:])
+    products = sorted(series)
+    cols = min(2, max(1, len(products)))
+    nrows = max(1, (len(products) + cols - 1) // cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(5 * cols, 3.4 * nrows), squeeze=False, constrained_layout=True)
+    for i, product in enumerate(products):
+        ax = axes[i // cols][i % cols]
+        pts = sorted(series[product])
+        n = [p[0] for p in pts]
+
+        def line(idx: int, **kw) -> None:
+            xs = [x for x, p in zip(n, pts) if len(p) > idx and p[idx] is not None]
+            ys = [100 * p[idx] for p in pts if len(p) > idx and p[idx] is not None]
+            if xs:
+                ax.plot(xs, ys, **kw)
+
+        line(1, label="sBG fit (all data)", color="tab:blue")
+        line(2, label="actual (Kaplan-Meier)", color="black", marker="o", markersize=3, linestyle="none")
+        line(3, label="sBG fit on first deliveries (older subs)", color="tab:orange", linestyle="--")
+        line(4, label="actual, older subs", color="tab:orange", marker="x", markersize=4, linestyle="none")
+        if calibration_deliveries:
+            ax.axvline(calibration_deliveries, color="grey", linestyle=":", linewidth=1)
+        ax.set_title(product, fontsize=10)
+        ax.set_ylim(0, 105)
+        ax.set_xlabel("delivery number")
+        ax.set_ylabel("% surviving")
+        ax.grid(alpha=0.3)
+        if i == 0:
+            ax.legend(fontsize=7)
+    for j in range(len(products), nrows * cols):
+        axes[j // cols][j % cols].axis("off")
+    fig.suptitle(title)
+    return _png(fig)
+
+
