@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Mapping
 
+from connectors.api_source import env_number
 from connectors.http import (
     AuthError,
     BearerAuth,
@@ -97,32 +98,23 @@ class ColorMeSettings:
                 f"lookback={self.lookback}, requests_per_minute={self.requests_per_minute})")
 
 
-def _num(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = (env.get(name) or "").strip()
-    if not raw:
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise ValueError(f"{name}={raw!r} is not a number") from None
-
 
 def settings_from_env(env: Mapping[str, str]) -> ColorMeSettings:
     token = (env.get(TOKEN_ENV) or "").strip()
     if not token:
         raise ValueError(f"{TOKEN_ENV} is not set: authorize the Teiki app on カラーミーショップ "
                          f"and set its access token")
-    page_size = int(_num(env, "COLORME_PAGE_SIZE", MAX_LIMIT))
+    page_size = int(env_number(env, "COLORME_PAGE_SIZE", MAX_LIMIT))
     if not 1 <= page_size <= MAX_LIMIT:
         raise ValueError(f"COLORME_PAGE_SIZE must be 1..{MAX_LIMIT}, got {page_size}")
-    days = _num(env, "COLORME_RECONCILE_DAYS", 7)
+    days = env_number(env, "COLORME_RECONCILE_DAYS", 7)
     return ColorMeSettings(
         token=token,
         base_url=(env.get("COLORME_BASE_URL") or "").strip() or DEFAULT_BASE_URL,
         page_size=page_size,
-        lookback=timedelta(hours=_num(env, "COLORME_LOOKBACK_HOURS", 24)),
+        lookback=timedelta(hours=env_number(env, "COLORME_LOOKBACK_HOURS", 24)),
         reconcile_every=None if days < 0 else timedelta(days=days),
-        requests_per_minute=_num(env, "COLORME_REQUESTS_PER_MINUTE", 120),
+        requests_per_minute=env_number(env, "COLORME_REQUESTS_PER_MINUTE", 120),
     )
 
 

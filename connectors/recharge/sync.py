@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Mapping
 
+from connectors.api_source import env_number
 from connectors.http import (
     AuthError,
     HeaderTokenAuth,
@@ -123,33 +124,24 @@ class RechargeSettings:
                 f"lookback={self.lookback}, reconcile_every={self.reconcile_every})")
 
 
-def _env_number(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = (env.get(name) or "").strip()
-    if not raw:
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise ValueError(f"{name}={raw!r} is not a number") from None
-
 
 def settings_from_env(env: Mapping[str, str]) -> RechargeSettings:
     """Settings from environment variables (see README.md)."""
     token = (env.get(TOKEN_ENV) or "").strip()
     if not token:
         raise ValueError(f"{TOKEN_ENV} is not set: create an API token in Recharge and set it")
-    page_size = int(_env_number(env, "RECHARGE_PAGE_SIZE", 250))
+    page_size = int(env_number(env, "RECHARGE_PAGE_SIZE", 250))
     if not 1 <= page_size <= 250:
         raise ValueError(f"RECHARGE_PAGE_SIZE must be 1..250 (Recharge's maximum), got {page_size}")
-    reconcile_days = _env_number(env, "RECHARGE_RECONCILE_DAYS", 7)
+    reconcile_days = env_number(env, "RECHARGE_RECONCILE_DAYS", 7)
     return RechargeSettings(
         token=token,
         base_url=(env.get("RECHARGE_BASE_URL") or "").strip() or DEFAULT_BASE_URL,
         page_size=page_size,
-        lookback=timedelta(hours=_env_number(env, "RECHARGE_LOOKBACK_HOURS", 24)),
+        lookback=timedelta(hours=env_number(env, "RECHARGE_LOOKBACK_HOURS", 24)),
         reconcile_every=None if reconcile_days < 0 else timedelta(days=reconcile_days),
-        bucket_size=_env_number(env, "RECHARGE_BUCKET_SIZE", 40),
-        leak_per_second=_env_number(env, "RECHARGE_LEAK_RATE", 2.0),
+        bucket_size=env_number(env, "RECHARGE_BUCKET_SIZE", 40),
+        leak_per_second=env_number(env, "RECHARGE_LEAK_RATE", 2.0),
     )
 
 
