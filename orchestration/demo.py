@@ -47,6 +47,15 @@ def main() -> int:
         k = con.execute("select * from marts.headline_kpis").fetchone()
         cols = [d[0] for d in con.description]
         kpi = dict(zip(cols, k))
+        flow = dict(con.execute(
+            "select delivery_number, first_ratio from marts.subscription_flow_overall "
+            "where product_id = '(all)' and delivery_number in (2, 4, 12)").fetchall())
+        month = con.execute(
+            "select strftime(period_start, '%Y-%m'), churn_rate, voluntary_churn_rate, involuntary_churn_rate "
+            "from marts.churn_kpis where period_grain = 'month' and not is_partial_period "
+            "order by period_start desc limit 1").fetchone()
+        loyal = con.execute(
+            "select count(*) from marts.customer_cpm where cpm_state = 'loyal_active'").fetchone()[0]
         tables = [r[0] for r in con.execute(
             "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
         ).fetchall()]
@@ -65,11 +74,19 @@ Done in {elapsed:.1f} s.
     customers                 {kpi["customers"]:>10,}
     active subscriptions      {kpi["active_subscriptions"]:>10,}
     F2 rate (2nd purchase)    {kpi["f2_rate"]:>10.1%}
-    monthly churn rate        {kpi["monthly_churn_rate"]:>10.1%}
+    monthly churn rate        {kpi["monthly_churn_rate"]:>10.1%}  (last 30 days)
+    定期フロー, share of first deliveries reaching the 2nd / 4th / 12th:
+                              {_pct(flow.get(2))} / {_pct(flow.get(4))} / {_pct(flow.get(12))}
+    churn in {month[0]}          {month[1]:>10.1%}  (voluntary {month[2]:.1%}, payment failure {month[3]:.1%})
+    優良 customers (CPM, active) {loyal:>8,}
 
   Explore it all in the Dagster UI: make dev  (http://127.0.0.1:3000)"""
     )
     return 0
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.1%}"
 
 
 if __name__ == "__main__":
