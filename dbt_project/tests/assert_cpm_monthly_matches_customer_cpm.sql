@@ -1,4 +1,5 @@
 {#- cpm_monthly's latest month-end (as_of_date) counts each state exactly as customer_cpm does. -#}
+{{ config(meta={'dagster': {'ref': {'name': 'cpm_monthly'}}}) }}
 with monthly as (
     select source, cpm_state, sum(customers) as customers
     from {{ ref('cpm_monthly') }}

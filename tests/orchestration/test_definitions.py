@@ -44,6 +44,20 @@ def test_dbt_tests_are_asset_checks():
     assert any(c.asset_key == dg.AssetKey(["marts", "subscriptions"]) for c in checks)
 
 
+def test_every_singular_test_with_several_parents_names_its_asset():
+    """Otherwise dagster-dbt logs it as an observation, not a check, and it gates nothing."""
+    import json
+
+    manifest = json.loads((ROOT / "dbt_project" / "target" / "manifest.json").read_text())
+    unattached = [
+        uid for uid, node in manifest["nodes"].items()
+        if node["resource_type"] == "test" and not node.get("attached_node")
+        and len(set(node["depends_on"]["nodes"])) > 1
+        and "dagster" not in (node.get("config", {}).get("meta") or node.get("meta") or {})
+    ]
+    assert unattached == []
+
+
 def test_every_warehouse_writer_shares_one_pool_of_one_slot():
     graph = defs.get_repository_def().asset_graph
     writers = [
