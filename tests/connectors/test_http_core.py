@@ -38,7 +38,7 @@ from connectors.http import (
     parse_retry_after,
 )
 
-TOKEN = "sk_live_SECRET_0123456789abcdef"
+TOKEN = "fake-test-token-SECRET-0123456789abcdef"  # not a real credential
 
 
 class Sleeps(list):
