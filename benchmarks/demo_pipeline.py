@@ -27,6 +27,12 @@ def main() -> None:
 
     import dagster as dg
 
+    from orchestration.settings import DBT_PROJECT_DIR
+    from orchestration.transform.prepare import prepare_manifest
+
+    if not (DBT_PROJECT_DIR / "target" / "manifest.json").exists():
+        prepare_manifest()  # a fresh checkout: dagster-dbt needs it before definitions load
+
     from orchestration.definitions import build_definitions
     from orchestration.settings import load_settings
 
