@@ -6,21 +6,27 @@ from collections.abc import Callable
 
 import duckdb
 
-from orchestration.charts import queries, render
+from orchestration.charts import queries
 
 
 def _subscription_flow(con: duckdb.DuckDBPyConnection) -> str:
+    from orchestration.charts import render  # matplotlib: loaded only when a chart is drawn
+
     png = render.subscription_flow_chart(queries.subscription_flow_rows(con),
                                          title="Subscription flow (teiki flow), all cohorts pooled")
     return render.markdown_image(png, "subscription flow by product")
 
 
 def _cohort_retention(con: duckdb.DuckDBPyConnection) -> str:
+    from orchestration.charts import render  # matplotlib: loaded only when a chart is drawn
+
     png = render.cohort_heatmap(queries.cohort_retention_rows(con))
     return render.markdown_image(png, "cohort retention heatmap")
 
 
 def _sbg_projection(con: duckdb.DuckDBPyConnection) -> str:
+    from orchestration.charts import render  # matplotlib: loaded only when a chart is drawn
+
     rows, k = queries.sbg_projection_rows(con)
     png = render.sbg_projection_chart(rows, calibration_deliveries=k)
     return render.markdown_image(png, "sBG projection vs actual survival")

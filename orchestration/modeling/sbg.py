@@ -18,7 +18,6 @@ from datetime import date, datetime, timedelta, timezone
 
 import dagster as dg
 
-from orchestration.modeling.sbg_fit import MODEL_VERSION, SbgFit, counts_from_deliveries, fit_sbg
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 from orchestration.settings import Settings
 
@@ -58,6 +57,9 @@ def fit_rows(
     histories: list[tuple[str, str, date, int, bool]], as_of: date, config: SbgConfig
 ) -> list[dict]:
     """histories: (source, product_id, started_date, deliveries, is_alive) -> parameter rows."""
+    # scipy is loaded when a fit runs, not every time the code location starts.
+    from orchestration.modeling.sbg_fit import MODEL_VERSION, counts_from_deliveries, fit_sbg
+
     by_product: dict[tuple[str, str], list[tuple[date, int, bool]]] = defaultdict(list)
     for source, product_id, started, deliveries, alive in histories:
         if deliveries >= 1:
@@ -77,7 +79,7 @@ def fit_rows(
             churned, alive = counts_from_deliveries(hist, truncate_at_delivery=k)
             if not churned:
                 continue  # nobody lost yet: the likelihood has no maximum
-            fit: SbgFit = fit_sbg(churned, alive)
+            fit = fit_sbg(churned, alive)
             rows.append({
                 "source": source,
                 "product_id": product_id,
@@ -111,6 +113,8 @@ def build_sbg_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     )
     def sbg_parameters(context: dg.AssetExecutionContext, config: SbgConfig,
                        warehouse: WarehouseResource) -> dg.MaterializeResult:
+        from orchestration.modeling.sbg_fit import MODEL_VERSION
+
         as_of = settings.business_date()
         with warehouse.connect() as con:
             histories = con.execute(
@@ -121,15 +125,22 @@ def build_sbg_assets(settings: Settings) -> list[dg.AssetsDefinition]:
                 """
             ).fetchall()
             rows = fit_rows(histories, as_of, config)
-            con.execute("create schema if not exists model_params")
-            con.execute(f"create or replace table model_params.sbg_parameters ({COLUMNS})")
-            if rows:
-                names = list(rows[0])
-                con.executemany(
-                    f"insert into model_params.sbg_parameters ({', '.join(names)}) "
-                    f"values ({', '.join('?' for _ in names)})",
-                    [[r[n] for n in names] for r in rows],
-                )
+            # Replace and fill in one transaction: never an empty or half-filled parameter table.
+            con.execute("begin transaction")
+            try:
+                con.execute("create schema if not exists model_params")
+                con.execute(f"create or replace table model_params.sbg_parameters ({COLUMNS})")
+                if rows:
+                    names = list(rows[0])
+                    con.executemany(
+                        f"insert into model_params.sbg_parameters ({', '.join(names)}) "
+                        f"values ({', '.join('?' for _ in names)})",
+                        [[r[n] for n in names] for r in rows],
+                    )
+                con.execute("commit")
+            except BaseException:
+                con.execute("rollback")
+                raise
         table = "\n".join(
             f"| {r['product_id']} | {r['fit_kind']} | {r['alpha']:.3f} | {r['beta']:.3f} | "
             f"{r['n_subscriptions']} | {r['max_abs_survival_error']:.3f} |"
