@@ -78,3 +78,13 @@ def test_daily_schedule_runs_everything_at_six_in_tokyo():
     job = defs.resolve_job_def(s.job_name)
     all_keys = set(defs.get_repository_def().asset_graph.materializable_asset_keys)
     assert set(job.asset_layer.selected_asset_keys) == all_keys
+
+
+def test_daily_job_runs_dbt_in_two_steps_only():
+    """Each dbt step pays ~10 s of dbt start-up: one before the sBG fit, one after, no more."""
+    from dagster._core.execution.api import create_execution_plan
+
+    plan = create_execution_plan(defs.resolve_job_def("daily_refresh"))
+    steps = [s.key for s in plan.get_steps_to_execute_in_topo_order()]
+    assert [s for s in steps if s.startswith("teiki_dbt_models")] == ["teiki_dbt_models", "teiki_dbt_models_2"]
+    assert steps.index("raw_csv_tables") < steps.index("teiki_dbt_models")
