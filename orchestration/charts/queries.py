@@ -12,28 +12,26 @@ def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bo
     ).fetchone()[0] > 0
 
 
+# A point of the 定期フロー curve needs this many subscriptions that had the chance to reach it;
+# below that, late deliveries of long-cycle products swing between 0 % and 100 % on a handful.
+MIN_ELIGIBLE_FOR_FLOW_POINT = 20
+
+
 def subscription_flow_rows(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int, float]]:
     """(product_id, delivery_number, share of eligible first deliveries reaching n), all cohorts
-    pooled, from marts.subscription_flow; without that mart, straight from marts.subscriptions."""
-    if _table_exists(con, "marts", "subscription_flow"):
-        return con.execute(
-            """
-            select product_id, delivery_number,
-                   sum(subscriptions_reached) / nullif(sum(eligible_subscriptions), 0)
-            from marts.subscription_flow
-            group by all
-            order by 1, 2
-            """
-        ).fetchall()
+    pooled, from marts.subscription_flow."""
     return con.execute(
         """
-        select product_id, n, count(*) filter (where delivery_count >= n) / count(*)
-        from marts.subscriptions, range(1, 13) as t(n)
-        where delivery_count >= 1
+        select product_id, delivery_number,
+               sum(subscriptions_reached) / sum(eligible_subscriptions)
+        from marts.subscription_flow
         group by all
+        having sum(eligible_subscriptions) >= ?
         order by 1, 2
-        """
+        """,
+        [MIN_ELIGIBLE_FOR_FLOW_POINT],
     ).fetchall()
+
 
 
 def cohort_retention_rows(con: duckdb.DuckDBPyConnection) -> list[tuple]:

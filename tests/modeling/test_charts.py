@@ -36,9 +36,15 @@ def test_markdown_image_is_a_data_uri():
     assert base64.b64decode(md.split(",", 1)[1][:-1]) == b"\x89PNG-bytes"
 
 
-def test_flow_rows_fall_back_to_subscriptions_without_the_flow_mart():
+def test_flow_rows_pool_cohorts_and_drop_points_with_too_few_eligible():
     con = duckdb.connect()
     con.execute("create schema marts")
-    con.execute("create table marts.subscriptions as select * from (values ('A', 1), ('A', 3), ('B', 2)) t(product_id, delivery_count)")
-    rows = dict(((p, n), s) for p, n, s in queries.subscription_flow_rows(con))
-    assert rows[("A", 1)] == 1.0 and rows[("A", 2)] == 0.5 and rows[("B", 3)] == 0.0
+    con.execute("""
+        create table marts.subscription_flow as select * from (values
+            ('A', 1, 30, 30), ('A', 1, 20, 20),      -- two cohorts, delivery 1
+            ('A', 2, 12, 30), ('A', 2, 8, 20),       -- 20 of 50 reach delivery 2
+            ('A', 3, 1, 5)                           -- too few had the chance
+        ) t(product_id, delivery_number, subscriptions_reached, eligible_subscriptions)
+    """)
+    rows = {(p, n): share for p, n, share in queries.subscription_flow_rows(con)}
+    assert rows == {("A", 1): 1.0, ("A", 2): 0.4}
