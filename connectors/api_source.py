@@ -8,7 +8,7 @@ Connectors never import dagster; orchestration never knows a provider's protocol
     SOURCE = ApiSource(
         name="recharge",                                   # -> schema raw_recharge
         streams=("customers", "subscriptions", "charges"),
-        required_env=("RECHARGE_ACCESS_TOKEN",),            # configured iff all are set
+        required_env=("RECHARGE_API_TOKEN",),               # configured iff all are set
         description="Recharge subscriptions API 2021-11",
         sync=sync_stream,   # (warehouse, stream, env, log) -> SyncResult
     )
