@@ -105,37 +105,9 @@ running as (
 
 ),
 
-observed as (
-
-    select
-        source,
-        product_id,
-        n.delivery_number,
-        count(*) filter (where subscriptions.delivery_count >= n.delivery_number) as at_risk,
-        count(*) filter (where subscriptions.delivery_count = n.delivery_number
-                         and subscriptions.status = 'cancelled') as churned_after
-
-    from subscriptions
-    cross join range(1, {{ max_n }} + 1) as n(delivery_number)
-    group by all
-
-),
-
 kaplan_meier as (
 
-    select
-        *,
-        -- survival to delivery n = product over m < n of (1 - churned_after_m / at_risk_m)
-        coalesce(product(case when at_risk > 0 then 1 - churned_after / at_risk else 1 end) over (
-            partition by source, product_id order by delivery_number
-            rows between unbounded preceding and 1 preceding
-        ), 1) as observed_survival,
-        min(at_risk) over (
-            partition by source, product_id order by delivery_number
-            rows between unbounded preceding and 1 preceding
-        ) as min_at_risk_before
-
-    from observed
+    {{ kaplan_meier_by_delivery('subscriptions', max_n) }}
 
 ),
 
@@ -157,7 +129,7 @@ final as (
             partition by running.source, running.product_id order by running.delivery_number
         ) as projected_retention_rate,
         -- NULL once nobody was observed at an earlier delivery (nothing to measure).
-        case when coalesce(kaplan_meier.min_at_risk_before, 1) > 0 then kaplan_meier.observed_survival end
+        case when coalesce(kaplan_meier.min_at_risk_before, 1) > 0 then kaplan_meier.survival end
             as observed_survival,
         cast(kaplan_meier.at_risk as integer) as observed_at_risk,
         running.expected_deliveries,

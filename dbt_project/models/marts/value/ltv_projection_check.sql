@@ -38,38 +38,9 @@ population as (
 
 ),
 
-observed as (
-
-    select
-        population.source,
-        population.product_id,
-        n.delivery_number,
-        count(*) as population_size,
-        count(*) filter (where population.delivery_count >= n.delivery_number) as at_risk,
-        count(*) filter (where population.delivery_count = n.delivery_number
-                         and population.status = 'cancelled') as churned_after
-
-    from population
-    cross join range(1, {{ max_n }} + 1) as n(delivery_number)
-    group by all
-
-),
-
 kaplan_meier as (
 
-    select
-        *,
-        coalesce(product(case when at_risk > 0 then 1 - churned_after / at_risk else 1 end) over (
-            partition by source, product_id order by delivery_number
-            rows between unbounded preceding and 1 preceding
-        ), 1) as actual_survival,
-        -- Below this the actual figure rests on nobody observed: leave it out.
-        min(at_risk) over (
-            partition by source, product_id order by delivery_number
-            rows between unbounded preceding and 1 preceding
-        ) as min_at_risk_before
-
-    from observed
+    {{ kaplan_meier_by_delivery('population', max_n) }}
 
 ),
 
@@ -90,7 +61,7 @@ final as (
             lgamma(parameters.beta + kaplan_meier.delivery_number - 1) + lgamma(parameters.alpha + parameters.beta)
             - lgamma(parameters.beta) - lgamma(parameters.alpha + parameters.beta + kaplan_meier.delivery_number - 1)
         ) as projected_survival,
-        kaplan_meier.actual_survival,
+        kaplan_meier.survival as actual_survival,
         {{ as_of_date() }} as as_of_date
 
     from kaplan_meier
