@@ -22,7 +22,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'
 	@touch $@
 
+# The file rule re-parses when a dbt file changed; the recipe re-parses when the manifest was
+# parsed for other sources than the configured ones (an API source's variables set or unset),
+# which no file date shows.
 manifest: $(MANIFEST)
+	@$(BIN)/python -m orchestration.transform.prepare --if-stale
 
 # dagster-dbt needs manifest.json at import time; outside `dagster dev` nothing else makes it.
 $(MANIFEST): $(STAMP) $(DBT_SOURCES)

@@ -16,6 +16,22 @@ Reference (checked 2026-11-23):
   calls, leaking 2 per second; overflow -> 429; tokens created with higher limits exist on
   Pro/Enterprise plans). Responses carry ``X-Recharge-Limit: used/size``, which the client's
   bucket follows.
+- Fields that link Recharge to the Shopify shop (read by dbt staging, stg_recharge__* and
+  stg_shopify__orders; checked 2026-11-23): a charge's ``status`` (``success``, ``error``,
+  ``queued``, ``skipped``, ``refunded``, ``partially_refunded``, ``pending_manual_payment``,
+  ``pending``), ``processed_at``, ``external_order_id.ecommerce`` ("the associated external
+  order ID": the order a successful charge created), ``customer.external_customer_id.ecommerce``,
+  ``error`` / ``error_type``, ``charge_attempts`` -- Recharge's type reference
+  https://storefront.getrecharge.com/client/docs/types/interfaces/Charge and
+  .../type-aliases/ChargeStatus; a customer's ``external_customer_id.ecommerce``
+  (.../interfaces/Customer); a subscription's ``customer_id``, ``external_product_id`` /
+  ``external_variant_id.ecommerce`` (.../interfaces/SubscriptionBase); a charge's
+  ``line_items[].purchase_item_id`` and ``purchase_item_type`` (``subscription`` / ``onetime``),
+  as listed for the 2021-11 ``GET /charges``
+  (https://developer.rechargepayments.com/2021-11/charges/charge_list) in Stitch's tap-recharge
+  schema (github.com/stitchdata/docs, _integration-schemas/recharge/v2/charges.md). Orders exist
+  only for processed charges ("Orders are created after a charge is successfully processed",
+  the same schema's orders.md), so a failed charge has no external order id.
 
 How a sync works (one stream, one ``sync_id``):
 

@@ -8,8 +8,10 @@ CSV-only merchant see nothing new. Each configured source ``<name>`` gets assets
 log)`` — page by page, resumable — and its row count and sync counters become asset metadata
 (never the environment: tokens stay out of metadata).
 
-For the marts to read a source, its name must also be in dbt's ``teiki_sources`` var
-(``configured_api_source_names`` gives the list to pass).
+The marts read a configured source without further set-up: the same configuration decides
+``Settings.sources`` (orchestration/settings.py), which reaches dbt as TEIKI_SOURCES and enables
+the source's staging models; the manifest is re-parsed when it was parsed for other sources
+(transform/prepare.py). With only API sources configured, the demo merchant is not generated.
 """
 
 import os

@@ -1,36 +1,90 @@
-"""Prepare dbt's manifest (`dbt parse`) for the CLI, `make` and tests.
+"""Prepare dbt's manifest (`dbt parse`) for the CLI, `make` and tests, for the configured sources.
 
-dagster-dbt loads manifest.json when definitions are imported, and only `dagster dev` prepares
-it by itself. Parsing with the same environment the pipeline will give dbt (warehouse path,
-business date) keeps dbt's partial-parse cache valid, so a run does not re-parse everything
-("profile has changed"). Deliberately imports nothing that needs the manifest.
+dagster-dbt loads manifest.json when definitions are built, and only `dagster dev` prepares it by
+itself. Which staging models exist depends on the sources (TEIKI_SOURCES, derived in
+orchestration/settings.py): a manifest parsed for other sources would give Dagster a graph
+without the merchant's staging models, or with models whose raw tables nobody loads. So the
+manifest's own staging models are compared with the configured sources (`manifest_sources`), and
+a manifest parsed for other sources is parsed again (`ensure_manifest`, called by
+`build_definitions`, `make manifest` and the test session), never used as it is.
+
+Parsing with the same environment the pipeline gives dbt (warehouse path, business date,
+sources) also keeps dbt's partial-parse cache valid, so a run does not re-parse everything.
+Deliberately imports nothing that needs the manifest.
+
+    python -m orchestration.transform.prepare             # parse now
+    python -m orchestration.transform.prepare --if-stale  # only if missing or for other sources
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-from orchestration.settings import DBT_PROJECT_DIR, load_settings
+from orchestration.settings import DBT_PROJECT_DIR, Settings, load_settings
+
+MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
 
 
-def dbt_environment(settings) -> dict[str, str]:
+def dbt_environment(settings: Settings) -> dict[str, str]:
     return {
         "TEIKI_WAREHOUSE": str(settings.warehouse),
         "TEIKI_AS_OF_DATE": settings.as_of_date.isoformat() if settings.as_of_date else "",
+        # macros/union_staging.sql: which stg_<source>__* models and raw sources are enabled
+        "TEIKI_SOURCES": ",".join(settings.sources),
     }
 
 
-def prepare_manifest() -> None:
+def prepare_manifest(settings: Settings | None = None) -> None:
+    settings = settings or load_settings()
     dbt = Path(sys.executable).parent / "dbt"
-    env = {**os.environ, **dbt_environment(load_settings())}
+    env = {**os.environ, **dbt_environment(settings)}
     subprocess.run(
         [str(dbt) if dbt.exists() else "dbt", "parse", "--quiet", "--profiles-dir", "."],
         cwd=DBT_PROJECT_DIR, env=env, check=True,
     )
 
 
+def manifest_sources(manifest: Path = MANIFEST) -> set[str] | None:
+    """The sources a manifest was parsed for, read from its enabled staging models
+    (stg_<source>__<entity>); None when there is no readable manifest."""
+    try:
+        nodes = json.loads(manifest.read_text(encoding="utf-8"))["nodes"]
+    except (OSError, ValueError, KeyError):
+        return None
+    return {
+        node["name"][len("stg_"):].split("__", 1)[0]
+        for node in nodes.values()
+        if node.get("resource_type") == "model" and node["name"].startswith("stg_")
+        and "__" in node["name"]
+    }
+
+
+def manifest_is_current(settings: Settings, manifest: Path = MANIFEST) -> bool:
+    return manifest_sources(manifest) == set(settings.sources)
+
+
+def ensure_manifest(settings: Settings, manifest: Path = MANIFEST) -> bool:
+    """Parse again when the manifest is missing or was parsed for other sources; True if it did."""
+    if manifest_is_current(settings, manifest):
+        return False
+    prepare_manifest(settings)
+    if not manifest_is_current(settings, manifest):
+        raise RuntimeError(
+            f"dbt parse did not produce a manifest for the sources {', '.join(settings.sources)} "
+            f"(it has {sorted(manifest_sources(manifest) or [])}); check TEIKI_SOURCES handling in "
+            f"dbt_project/macros/union_staging.sql"
+        )
+    return True
+
+
 if __name__ == "__main__":
-    prepare_manifest()
+    current = load_settings()
+    if "--if-stale" in sys.argv[1:]:
+        if ensure_manifest(current):
+            print(f"dbt manifest prepared for sources: {', '.join(current.sources)}")
+    else:
+        prepare_manifest(current)

@@ -41,10 +41,10 @@ def warehouse(tmp_path_factory) -> Path:
     # one dbt invocation: the label_codes seed (label_code() reads it), then the staging views
     run = subprocess.run(
         [str(dbt), "build", "--profiles-dir", ".", "--target-path", str(tmp / "target"),
-         "--log-path", str(tmp / "logs"), "--vars", "{teiki_sources: [csv, shopify]}",
+         "--log-path", str(tmp / "logs"),
          "--resource-type", "seed", "--resource-type", "model",
          "-s", "label_codes", "path:models/staging/shopify", "path:models/staging/csv"],
-        cwd=ROOT / "dbt_project", env={**os.environ, "TEIKI_WAREHOUSE": str(db)},
+        cwd=ROOT / "dbt_project", env={**os.environ, "TEIKI_WAREHOUSE": str(db), "TEIKI_SOURCES": "csv,shopify"},
         capture_output=True, text=True, timeout=180)
     assert run.returncode == 0, run.stdout[-3000:]
     return db

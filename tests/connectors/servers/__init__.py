@@ -1,8 +1,9 @@
 """Real local HTTP servers that follow the providers' documented protocols, for connector tests.
 
-- ``demo_to_api``     converts the demo generator's CSV exports into provider-shaped JSON
-                      (Shopify now; Recharge / カラーミーショップ are added next to it).
-- ``shopify_server``  a GraphQL Admin API subset on 127.0.0.1 (ephemeral port).
+- ``demo_to_api``, ``demo_to_recharge``, ``demo_to_colorme``  convert the demo generator's CSV
+                      exports into each provider's JSON shapes.
+- ``shopify_server``, ``recharge_server``, ``colorme_server``  each provider's protocol subset,
+                      limits included, on 127.0.0.1 (ephemeral port).
 - ``scripted_server`` a generic real HTTP server answering from a script (HTTP core tests).
 
 Under pytest ``tests/connectors`` is on sys.path (rootdir-relative imports, no __init__ there),

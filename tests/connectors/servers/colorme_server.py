@@ -2,7 +2,8 @@
 
 - ``GET /v1/sales.json`` (受注, with ``details`` and ``customer``), ``/v1/customers.json``,
   ``/v1/products.json``: ``{"<stream>": [...], "meta": {"total": n, "limit": l, "offset": o}}``;
-  ``limit`` (default 10, max 50), ``offset``, ``update_date_min`` / ``update_date_max``
+  ``limit`` (default 10; max 100 for sales and customers, 50 for products: ``MAX_LIMIT``),
+  ``offset``, ``update_date_min`` / ``update_date_max``
   (``YYYY-MM-DD HH:MM:SS`` or ``YYYY-MM-DD``, Japan time). Newest id first. Offsets are plain
   offsets into the current result, so records updated or deleted between two page requests
   shift the following pages, as offset pagination does.
@@ -10,7 +11,10 @@
   ``read_products`` gets 403 naming the scope. Errors look like
   ``{"errors": [{"code": ..., "message": "...", "status": ...}]}``.
 - Request limit: a per-token bucket (``bucket_size`` requests, refilled ``per_second``); over it
-  -> 429 with ``Retry-After``.
+  -> 429 with ``Retry-After``. The documented figure is a guideline of 120 requests/minute per
+  access token (https://shop-pro.jp/?mode=api_started, "APIの呼び出し制限"), with no burst size;
+  the default here lets a burst of 120 through, ``bucket_size=2, per_second=2`` holds a client
+  to 2 requests/s (what ``benchmarks/connectors.py`` enforces).
 - Faults on demand (:meth:`fail_next`), gates for kill tests (:meth:`gate`), data changes
   (:meth:`touch`, :meth:`delete`, :meth:`cancel_sale`).
 """
@@ -29,6 +33,12 @@ from urllib.parse import parse_qs, urlsplit
 TOKEN = "cm-test-token-0a1b2c3d4e5f6a7b"
 JST = timezone(timedelta(hours=9))
 STREAM_SCOPES = {"sales": "read_sales", "customers": "read_sales", "products": "read_products"}
+#: Largest ``limit`` per list endpoint, from the current OpenAPI reference as GMO Pepabo's own
+#: clients publish it (github.com/pepabo/colormeshop-ruby docs/SaleApi.md, CustomerApi.md,
+#: ProductApi.md; github.com/pepabo/colormeshop-mcp tools.json): "指定がない場合は10。最大100"
+#: for sales and customers, "最大50" for products. (Older versions of the reference said 50 for
+#: sales too.)
+MAX_LIMIT = {"sales": 100, "customers": 100, "products": 50}
 
 
 def _parse_jst(value: str) -> int:
@@ -171,8 +181,9 @@ class ColorMeServer:
         except ValueError as exc:
             return 400, {"errors": [{"code": 400, "message": f"パラメータが不正です: {exc}",
                                      "status": 400}]}
-        if not 1 <= limit <= 50 or offset < 0:
-            return 400, {"errors": [{"code": 400, "message": "limitは50以下で指定してください",
+        top = MAX_LIMIT[stream]
+        if not 1 <= limit <= top or offset < 0:
+            return 400, {"errors": [{"code": 400, "message": f"limitは{top}以下で指定してください",
                                      "status": 400}]}
         with self.lock:
             rows = sorted(self.data[stream].values(), key=lambda r: r["id"], reverse=True)

@@ -9,8 +9,12 @@ shapes them the way Recharge's 2021-11 list endpoints return them, for the local
                  the Shopify customer id the Shopify test data would use)
 - subscriptions  every 定期契約; 継続中 -> ``active``, 解約済み -> ``cancelled``, 休止中 ->
                  ``active`` with ``next_charge_scheduled_at: null`` (2021-11 has no paused status)
-- charges        one charge per payment attempt of a subscription order: 成功 -> ``success``,
-                 失敗 -> ``error`` with ``error_type`` / ``error`` (the demo's failure reason)
+- charges        one charge per payment attempt of a subscription order: 成功 -> ``success``
+                 (``refunded`` if the order was cancelled), 失敗 -> ``error`` with
+                 ``error_type`` / ``error`` (the demo's failure reason, no order); a live order
+                 not paid yet in the demo (代金引換, 後払い) gets a ``success`` charge too, since
+                 Recharge creates an order only by charging it. ``processed_at`` is the order's
+                 time: the moment Recharge created it.
 
 Ids: Recharge ids are integers; the demo's ``C000123`` becomes ``CUSTOMER_ID_BASE + 123`` and so
 on, deterministically, so tests can map both ways. The Shopify ids in ``external_*_id.ecommerce``
@@ -36,6 +40,7 @@ PROFILE = "demo_merchant"
 CUSTOMER_ID_BASE = 80_000_000
 SUBSCRIPTION_ID_BASE = 300_000_000
 CHARGE_ID_BASE = 700_000_000
+UNPAID_CHARGE_ID_BASE = 750_000_000  # + order number: charges of orders the demo has not paid yet
 ADDRESS_ID_BASE = 90_000_000
 
 STATUS = {"継続中": "active", "休止中": "active", "解約済み": "cancelled"}
@@ -176,15 +181,32 @@ def convert(export_dir: str | Path) -> dict[str, list[dict[str, Any]]]:
             "variant_title": None,
         })
 
-    out_charges = []
+    # Recharge creates the shop order when a charge succeeds, so every live 定期 order has one
+    # successful charge, processed when the order was placed. The demo's payments give the
+    # failures (error charges, no order) and the successful attempts; an order whose payment
+    # comes later (代金引換, 後払い still open) gets its charge anyway, as Recharge would have
+    # charged it. A cancelled order that was paid is a refunded charge.
+    attempts: list[tuple[dict[str, Any], dict[str, Any] | None]] = []  # (order, payment)
+    paid: set[str] = set()
     for p in payments:
         order = orders.get(p["order_id"])
         if order is None or not order.get("subscription_id"):
             continue  # Recharge bills subscriptions only
-        ok = p["result"] == "成功"
+        attempts.append((order, p))
+        if p["result"] == "成功":
+            paid.add(p["order_id"])
+    for order in orders.values():
+        if (order.get("subscription_id") and order["order_id"] not in paid
+                and order["status"] != "キャンセル"):
+            attempts.append((order, None))
+
+    out_charges = []
+    for order, p in attempts:
+        ok = p is None or p["result"] == "成功"
+        status = ("refunded" if order["status"] == "キャンセル" else "success") if ok else "error"
         sub_id = subscription_id(order["subscription_id"])
         items = []
-        for line in lines.get(p["order_id"], []):
+        for line in lines.get(order["order_id"], []):
             product = products.get(line["product_id"], {})
             items.append({
                 "purchase_item_id": sub_id,
@@ -199,35 +221,37 @@ def convert(export_dir: str | Path) -> dict[str, list[dict[str, Any]]]:
                 "properties": [],
                 "tax_lines": [],
             })
-        reason = p["failure_reason"]
+        reason = p["failure_reason"] if p else None
+        method = p["method"] if p else order.get("payment_method")
+        touched = p["attempted_at"] if p else order["ordered_at"]
         out_charges.append({
-            "id": charge_id(p["payment_id"]),
-            "address_id": ADDRESS_ID_BASE + _num(p["customer_id"]),
+            "id": charge_id(p["payment_id"]) if p else UNPAID_CHARGE_ID_BASE + _num(order["order_id"]),
+            "address_id": ADDRESS_ID_BASE + _num(order["customer_id"]),
             "analytics_data": {"utm_params": []},
             "charge_attempts": 1,
             "created_at": iso(order["ordered_at"]),
             "currency": "JPY",
             "customer": {
-                "id": customer_id(p["customer_id"]),
+                "id": customer_id(order["customer_id"]),
                 "email": None,
-                "external_customer_id": {"ecommerce": shopify_customer_id(p["customer_id"])},
-                "hash": _hash("customer", p["customer_id"]),
+                "external_customer_id": {"ecommerce": shopify_customer_id(order["customer_id"])},
+                "hash": _hash("customer", order["customer_id"]),
             },
             "discounts": [],
             "error": None if ok else (reason or "決済エラー"),
             "error_type": None if ok else ERROR_TYPES.get(reason or "", "PAYMENT_FAILED"),
-            "external_order_id": {"ecommerce": shopify_order_id(p["order_id"]) if ok else None},
+            "external_order_id": {"ecommerce": shopify_order_id(order["order_id"]) if ok else None},
             "external_transaction_id": {"payment_processor": None},
             "line_items": items,
             "note": None,
             "order_attributes": [],
             "orders_count": 1 if ok else 0,
-            "payment_processor": "shopify_payments" if p["method"] == "クレジットカード" else p["method"],
-            "processed_at": iso(p["attempted_at"]) if ok else None,
+            "payment_processor": "shopify_payments" if method == "クレジットカード" else method,
+            "processed_at": iso(order["ordered_at"]) if ok else None,
             "retry_date": None,
-            "scheduled_at": _day(p["attempted_at"].date()),
+            "scheduled_at": _day(order["ordered_at"].date()),
             "shipping_lines": [],
-            "status": "success" if ok else "error",
+            "status": status,
             "subtotal_price": _money(order["subtotal"]),
             "tags": "Subscription, Subscription Recurring Order"
             if (order.get("delivery_number") or 1) > 1 else "Subscription, Subscription First Order",
@@ -235,10 +259,10 @@ def convert(export_dir: str | Path) -> dict[str, list[dict[str, Any]]]:
             "taxable": True,
             "taxes_included": True,
             "total_discounts": _money(order.get("discount") or 0),
-            "total_price": _money(p["amount"]),
+            "total_price": _money(p["amount"] if p else order["total"]),
             "total_tax": "0.00",
             "type": "recurring" if (order.get("delivery_number") or 1) > 1 else "checkout",
-            "updated_at": iso(p["attempted_at"]),
+            "updated_at": iso(touched),
         })
 
     return {

@@ -14,6 +14,9 @@ Follows the documented protocol closely enough to exercise every code path of th
   reject). A token without a stream's scope gets 403 naming the scope.
 - A leaky bucket per token (``bucket_size`` calls, leaking ``leak_rate`` per second); every
   response carries ``X-Recharge-Limit: used/size``; overflow gets 429 with ``Retry-After``.
+  The defaults are Recharge's documented standard limit, 40 calls leaking 2 per second
+  (https://docs.getrecharge.com/docs/api-rate-limits); ``limit`` max 250 is from
+  https://docs.getrecharge.com/docs/using-cursor-pagination-with-the-recharge-api .
 - Faults on demand: :meth:`RechargeServer.fail_next` (status codes with optional Retry-After,
   ``"malformed"`` JSON bodies, ``"drop"`` = close the connection), :meth:`gate` to block the
   n-th page request until released (kill-and-resume tests).

@@ -123,6 +123,7 @@ class ShopifyServer:
         self.log: list[dict[str, Any]] = []
         self.pages_served = 0
         self.points_spent = 0.0
+        self.costs: list[tuple[str, float, float]] = []  # (operation, requested, actual) run
         self.throttled = 0
         self._block_pages: int | None = None
         self._block_lines: int | None = None
@@ -309,6 +310,7 @@ class ShopifyServer:
             data, actual = self._execute(op, query, variables)
             self._available -= actual
             self.points_spent += actual
+            self.costs.append((op, requested, actual))
             status = self._status()
         return 200, {"data": data, "extensions": {"cost": {
             "requestedQueryCost": requested, "actualQueryCost": actual,

@@ -1,4 +1,4 @@
-{{ config(enabled=('colorme' in var('teiki_sources'))) }}
+{{ config(enabled=('colorme' in teiki_sources())) }}
 
 {#- カラーミーショップ customers (顧客) in the canonical shape of stg_csv__customers. The name
     and its furigana come as one field each ("姓 名"); they are split on the first space

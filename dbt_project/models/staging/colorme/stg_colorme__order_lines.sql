@@ -1,4 +1,4 @@
-{{ config(enabled=('colorme' in var('teiki_sources'))) }}
+{{ config(enabled=('colorme' in teiki_sources())) }}
 
 {#- カラーミーショップ sale details (受注明細, inside each sale's `details`) in the canonical shape
     of stg_csv__order_lines: one row per detail, numbered by detail id within the sale.

@@ -1,4 +1,4 @@
-{{ config(enabled=('colorme' in var('teiki_sources'))) }}
+{{ config(enabled=('colorme' in teiki_sources())) }}
 
 {#- カラーミーショップ sales (受注) in the canonical shape of stg_csv__orders.
     status: canceled -> cancelled, delivered -> shipped, else pending (status_label says which

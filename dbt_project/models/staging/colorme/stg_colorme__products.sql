@@ -1,4 +1,4 @@
-{{ config(enabled=('colorme' in var('teiki_sources'))) }}
+{{ config(enabled=('colorme' in teiki_sources())) }}
 
 {#- カラーミーショップ products in the canonical shape of stg_csv__products. product_id is the
     型番 (model_number, the merchant's product code, which sales details also carry), else the

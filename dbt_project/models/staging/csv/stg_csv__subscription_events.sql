@@ -1,3 +1,5 @@
+{{ config(enabled=('csv' in teiki_sources())) }}
+
 with
 
 raw_subscription_events as (

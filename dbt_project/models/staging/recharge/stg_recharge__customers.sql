@@ -1,4 +1,4 @@
-{{ config(enabled=('recharge' in var('teiki_sources'))) }}
+{{ config(enabled=('recharge' in teiki_sources())) }}
 
 {#- Recharge ISO 8601 text (with or without a UTC offset) -> naive UTC timestamp, without ICU:
     `utc | replace('COL', <text expression>)`. -#}
@@ -12,9 +12,18 @@
 
 {#- Recharge customers in the canonical customer shape (same columns as stg_csv__customers).
     Recharge keeps names, email and phone; prefecture, birthday, opt-ins and the acquisition
-    channel live in the shop (Shopify) and are NULL here. customer_id is the Recharge id;
-    the Shopify id (external_customer_id.ecommerce) is in the raw record for identity work.
-    Records deleted at Recharge (deleted_at set) are left out. -#}
+    channel live in the shop and are NULL here. customer_id is the Recharge id. Records deleted
+    at Recharge (deleted_at set) are left out.
+
+    On a Shopify shop (shopify in TEIKI_SOURCES) a Recharge customer linked to a Shopify customer
+    (external_customer_id.ecommerce, Recharge 2021-11 customer object:
+    https://storefront.getrecharge.com/client/docs/types/interfaces/Customer) is that Shopify
+    customer, whose record is the fuller one: it is left out here, and its subscriptions and
+    charges carry the Shopify customer id (stg_recharge__subscriptions, stg_recharge__payments).
+    Keeping it would add a second member record per person whose unknown consent would override
+    the shop's (marts.customers takes the strictest consent). Only unlinked customers remain. -#}
+
+{%- set on_shop = 'shopify' in teiki_sources() %}
 
 with
 
@@ -22,6 +31,9 @@ raw_customers as (
 
     select * from {{ source('raw_recharge', 'customers') }}
     where deleted_at is null
+    {%- if on_shop %}
+        and nullif(_record->'external_customer_id'->>'ecommerce', '') is null
+    {%- endif %}
 
 ),
 

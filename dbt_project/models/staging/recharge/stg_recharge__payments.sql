@@ -1,4 +1,4 @@
-{{ config(enabled=('recharge' in var('teiki_sources'))) }}
+{{ config(enabled=('recharge' in teiki_sources())) }}
 
 {#- Recharge ISO 8601 text (with or without a UTC offset) -> naive UTC timestamp, without ICU:
     `utc | replace('COL', <text expression>)`. -#}
@@ -13,9 +13,17 @@
 {#- Recharge charges as payment attempts (canonical shape of stg_csv__payments). A charge that
     was processed (success, refunded, partially_refunded) is a successful attempt; status
     error is a failed one (error_type -> failure_reason, error text -> failure_reason_label).
-    Queued, skipped and pending charges are not attempts yet and are left out.
-    order_id is the Shopify order id (external_order_id.ecommerce; NULL for a failure),
-    amount is total_price in integer yen. -#}
+    Queued, skipped and pending charges are not attempts yet and are left out. amount is
+    total_price in integer yen. Fields: Recharge 2021-11 charge object (see
+    stg_recharge__subscription_charges for the references).
+
+    order_id is the shop order the charge created (external_order_id.ecommerce); a failed charge
+    created none, so it is NULL there. On a Shopify shop a charge whose customer is linked
+    (customer.external_customer_id.ecommerce) takes the shop's keys, source = 'shopify' and the
+    Shopify customer id, so the attempt joins the Shopify order it paid (marts.orders joins
+    payments on (source, order_id)); otherwise Recharge's own. -#}
+
+{%- set on_shop = 'shopify' in teiki_sources() %}
 
 with
 
@@ -30,10 +38,19 @@ raw_charges as (
 renamed as (
 
     select
+        {%- if on_shop %}
+        case when nullif(_record->'customer'->'external_customer_id'->>'ecommerce', '') is not null
+            then 'shopify' else _source end as source,
+        coalesce(
+            nullif(_record->'customer'->'external_customer_id'->>'ecommerce', ''),
+            _record->'customer'->>'id'
+        ) as customer_id,
+        {%- else %}
         _source as source,
+        _record->'customer'->>'id' as customer_id,
+        {%- endif %}
         cast(id as varchar) as payment_id,
         nullif(_record->'external_order_id'->>'ecommerce', '') as order_id,
-        _record->'customer'->>'id' as customer_id,
         'card' as payment_method,
         _record->>'payment_processor' as payment_method_label,
         coalesce({{ utc | replace('COL', "_record->>'processed_at'") }}, updated_at) as attempted_at,

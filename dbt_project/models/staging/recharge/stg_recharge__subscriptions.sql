@@ -1,4 +1,4 @@
-{{ config(enabled=('recharge' in var('teiki_sources'))) }}
+{{ config(enabled=('recharge' in teiki_sources())) }}
 
 {#- Recharge ISO 8601 text (with or without a UTC offset) -> naive UTC timestamp, without ICU:
     `utc | replace('COL', <text expression>)`. -#}
@@ -14,10 +14,21 @@
     status: cancelled / expired -> cancelled; active without a next charge date, or paused ->
     paused; active -> active; anything else -> unknown (label kept in status_label).
     cycle_days from order_interval_unit x order_interval_frequency (week = 7 days, month = 30).
-    product_id is the SKU (the cart's product code), else the Shopify product id.
-    delivery_count (定期回数) = charges that produced an order for this subscription (status
-    success or partially_refunded, matched through line_items[].purchase_item_id); skip_count is
-    not in the API records (NULL). -#}
+    product_id is the SKU (the cart's product code), else the Shopify variant id
+    (external_variant_id.ecommerce), the same rule as stg_shopify__products.
+    delivery_count (定期回数) = the delivered charges attributed to the subscription
+    (stg_recharge__subscription_charges), the same charges that give its Shopify orders their
+    subscription_id; skip_count is not in the API records (NULL).
+
+    On a Shopify shop (shopify in TEIKI_SOURCES) a subscription whose customer is linked to a
+    Shopify customer (customers[].external_customer_id.ecommerce, Recharge 2021-11 customer object:
+    https://storefront.getrecharge.com/client/docs/types/interfaces/Customer) takes the shop's
+    keys: source = 'shopify' and customer_id = the Shopify customer id, so that it joins the
+    Shopify customer, its products and the orders its charges created (the canonical keys are
+    (source, id)). An unlinked one keeps Recharge's own (source 'recharge', Recharge customer
+    id), matching stg_recharge__customers. -#}
+
+{%- set on_shop = 'shopify' in teiki_sources() %}
 
 with
 
@@ -28,27 +39,56 @@ raw_subscriptions as (
 
 ),
 
+raw_customers as (
+
+    select * from {{ source('raw_recharge', 'customers') }}
+
+),
+
+subscription_charges as (
+
+    select * from {{ ref('stg_recharge__subscription_charges') }}
+
+),
+
 deliveries as (
 
     select
-        item->>'purchase_item_id' as subscription_id,
-        count(distinct charges.id) as delivery_count
-    from {{ source('raw_recharge', 'charges') }} as charges,
-        unnest(json_extract(charges._record, '$.line_items[*]')) as li(item)
-    where charges.deleted_at is null
-        and lower(charges._record->>'status') in ('success', 'partially_refunded')
-        and coalesce(item->>'purchase_item_type', 'subscription') = 'subscription'
-    group by 1
+        subscription_id,
+        count(*) filter (where is_delivered) as delivery_count
+
+    from subscription_charges
+    group by subscription_id
+
+),
+
+shop_customers as (
+
+    select
+        cast(id as varchar) as recharge_customer_id,
+        nullif(_record->'external_customer_id'->>'ecommerce', '') as shop_customer_id
+
+    from raw_customers
 
 ),
 
 renamed as (
 
     select
+        {%- if on_shop %}
+        case when shop_customers.shop_customer_id is not null then 'shopify'
+            else raw_subscriptions._source end as source,
+        coalesce(shop_customers.shop_customer_id, raw_subscriptions._record->>'customer_id')
+            as customer_id,
+        {%- else %}
         raw_subscriptions._source as source,
+        raw_subscriptions._record->>'customer_id' as customer_id,
+        {%- endif %}
         cast(raw_subscriptions.id as varchar) as subscription_id,
-        _record->>'customer_id' as customer_id,
-        coalesce(nullif(_record->>'sku', ''), _record->'external_product_id'->>'ecommerce') as product_id,
+        coalesce(
+            nullif(_record->>'sku', ''),
+            nullif(_record->'external_variant_id'->>'ecommerce', '')
+        ) as product_id,
         try_cast(_record->>'quantity' as integer) as quantity,
         try_cast(_record->>'order_interval_frequency' as integer)
             * case lower(_record->>'order_interval_unit')
@@ -75,6 +115,8 @@ renamed as (
     from raw_subscriptions
     left join deliveries
         on deliveries.subscription_id = cast(raw_subscriptions.id as varchar)
+    left join shop_customers
+        on shop_customers.recharge_customer_id = raw_subscriptions._record->>'customer_id'
 
 )
 

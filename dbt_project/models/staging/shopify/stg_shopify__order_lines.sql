@@ -1,4 +1,4 @@
-{{ config(enabled=('shopify' in var('teiki_sources'))) }}
+{{ config(enabled=('shopify' in teiki_sources())) }}
 
 with
 
