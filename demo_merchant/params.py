@@ -15,7 +15,7 @@ not sum to 1); tuples, not dicts, so the dataclass stays frozen and hashable.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 # --------------------------------------------------------------------------------------------
 # Product catalogue
@@ -357,3 +357,42 @@ class BehaviourParams:
 
 
 DEFAULT_PARAMS = BehaviourParams()
+
+#: Named worlds for evaluating models on more than the one world they were developed on
+#: (issue 4: "not tuned to one world"). ``alternate`` is a plausible other 定期通販 shop, not a
+#: harder or easier one by design; each change moves something a churn model leans on:
+#:
+#: - a 2回縛り instead of 3 (commitments have shortened since the 2022 特定商取引法 amendment): the
+#:   cancellation wave moves from before delivery 4 to before delivery 3, and nobody is told to
+#:   wait for the end of a 縛り (no blocked 解約相談 first);
+#: - a gentler trial drop (0.36) and a flatter, higher long-run hazard (starts 0.09, decays 0.92
+#:   per stage, floor 0.04), fewer cancellations timed on the notice mail (0.60);
+#: - weaker and noisier warning signs: customers who phone rather than browse (fewer cancel-page
+#:   visits and 解約相談 before cancelling, more cancel-page views without cancelling);
+#: - less 余り (fewer slow users, a higher threshold), so fewer skips and postpones;
+#: - more deferred and convenience-store payment and more fragile customers, so more 決済エラー;
+#: - fewer subscribers on the default cycle.
+WORLDS: dict[str, BehaviourParams] = {
+    "default": DEFAULT_PARAMS,
+    "alternate": replace(
+        DEFAULT_PARAMS,
+        min_commitment_deliveries=2,
+        first_to_second_cancel_rate=0.36,
+        post_commitment_cancel_rate=0.22,
+        late_hazard_start=0.09,
+        late_hazard_decay=0.92,
+        late_hazard_floor=0.04,
+        notice_trigger_share=0.60,
+        pre_cancel_web_rate=0.55,
+        wavering_visit_rate=0.12,
+        pre_cancel_inquiry_rate=0.20,
+        cancel_page_noise_rate=0.03,
+        slow_user_share=0.30,
+        leftover_threshold_days=20.0,
+        payment_method_mix=(
+            ("クレジットカード", 0.45), ("後払い", 0.35), ("コンビニ払い", 0.12), ("代金引換", 0.08)),
+        fragile_customer_share=0.12,
+        payment_problem_rate=0.015,
+        default_cycle_share=0.60,
+    ),
+}

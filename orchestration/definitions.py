@@ -7,24 +7,35 @@ import dagster as dg
 from orchestration.actions.call_center import build_action_assets
 from orchestration.ingestion.api_sources import build_api_source_assets
 from orchestration.ingestion.csv_exports import build_csv_export_assets
+from orchestration.modeling.churn_hazard import build_churn_hazard_assets
+from orchestration.modeling.repeat_buyers import build_repeat_buyer_assets
 from orchestration.modeling.sbg import build_sbg_assets
 from orchestration.publish.assets import build_publish_assets
 from orchestration.resources import WarehouseResource, dbt_cli_resource
 from orchestration.schedules import daily_refresh_job, daily_refresh_schedule
-from orchestration.settings import Settings, load_settings
+from orchestration.settings import CSV_SOURCE, Settings, load_settings
 from orchestration.transform.dbt_models import build_dbt_assets
+from orchestration.transform.prepare import ensure_manifest
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
+    # The staging models in the manifest depend on the configured sources: one parsed for other
+    # sources is parsed again here, never used as it is (transform/prepare.py).
+    ensure_manifest(settings)
     dbt_models = build_dbt_assets(settings)
     return dg.Definitions(
         assets=[
-            *build_csv_export_assets(settings),
+            # Cart CSV exports (or the demo merchant): not when only cart APIs are configured.
+            *(build_csv_export_assets(settings) if CSV_SOURCE in settings.sources else []),
             # Cart APIs (Shopify, Recharge, ...): only those whose credentials are set.
             *build_api_source_assets(settings),
             dbt_models,
             # Fits between dbt steps: reads marts.subscriptions, feeds the LTV marts.
             *build_sbg_assets(settings),
+            # 解約予兆 hazard model: reads the churn features, feeds churn_risk_scores; refit every refresh.
+            *build_churn_hazard_assets(settings),
+            # BG/NBD + Gamma-Gamma for one-off buyers: reads the repeat-purchase summary, feeds repeat_buyer_scores.
+            *build_repeat_buyer_assets(settings),
             *build_action_assets(settings),
             *build_publish_assets(settings, dbt_models),
         ],

@@ -17,6 +17,9 @@ CSV_SOURCE = "csv"  # source instance name: raw schema raw_csv, dbt source raw_c
 class DemoMerchantConfig(dg.Config):
     customers: int = 10_000
     seed: int = 42
+    # A named set of behaviour parameters (demo_merchant.params.WORLDS): "default", or
+    # "alternate" to check that models are not tuned to one world.
+    world: str = "default"
     # No as-of here on purpose: the history ends at the pipeline's business date
     # (TEIKI_AS_OF_DATE or today in Japan), the same date dbt measures at.
 
@@ -101,12 +104,17 @@ def _demo_merchant_exports(specs: list[dg.AssetSpec], streams: list[str], settin
     def demo_merchant_exports(context: dg.AssetExecutionContext, config: DemoMerchantConfig):
         """Generates the demo merchant's cart exports (deterministic for a seed and as-of date)."""
         from demo_merchant.generate import FILE_NAMES, generate
+        from demo_merchant.params import WORLDS
 
+        if config.world not in WORLDS:
+            raise ValueError(f"unknown demo world {config.world!r}; known: {', '.join(WORLDS)}")
         as_of = settings.business_date()
         summary = generate(
-            settings.csv_export_dir, customers=config.customers, seed=config.seed, as_of=as_of
+            settings.csv_export_dir, customers=config.customers, seed=config.seed, as_of=as_of,
+            params=WORLDS[config.world],
         )
-        context.log.info(f"demo merchant: {config.customers} customers, seed {config.seed}, as of {as_of}")
+        context.log.info(f"demo merchant: {config.customers} customers, seed {config.seed}, "
+                         f"world {config.world}, as of {as_of}")
         for s in streams:
             yield dg.MaterializeResult(
                 asset_key=export_key(s),
@@ -115,6 +123,7 @@ def _demo_merchant_exports(specs: list[dg.AssetSpec], streams: list[str], settin
                     "path": dg.MetadataValue.path(str(settings.csv_export_dir / FILE_NAMES[s])),
                     "as_of": as_of.isoformat(),
                     "seed": config.seed,
+                    "world": config.world,
                 },
             )
 
