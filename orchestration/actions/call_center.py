@@ -1,8 +1,11 @@
-"""The daily call-center list: subscribers showing cancellation signals, called before they go.
+"""The daily call-center list: the 解約予兆 list, called before the customers go.
 
-Who qualifies is a dbt mart (`marts.cancel_signal_subscribers`); this asset applies the contact
-policy (orchestration/actions/policies.py): opt-outs, suppression of recent contacts, random
-holdout. It records every chosen customer in the action ledger and writes the day's file.
+Who qualifies, why, what to offer and in which order is a dbt mart (`marts.high_risk_customers`,
+from the churn hazard model and the repeat-buyer model); this asset applies the contact policy
+(orchestration/actions/policies.py): opt-outs, suppression of recent contacts, random holdout,
+the day's capacity. It records every chosen customer in the action ledger and writes the day's
+file, adding when each customer was last on a call list (the ledger; the mart only knows the
+customer's own inquiries).
 """
 
 from datetime import date
@@ -12,33 +15,42 @@ import dagster as dg
 import duckdb
 
 from connectors.channels.call_center_csv import write_call_list
-from orchestration.actions.ledger import LedgerEntry, contacted_recently, record_day
-from orchestration.actions.policies import CALL_CENTER_CANCEL_SIGNAL, assign_arm
+from orchestration.actions.ledger import LedgerEntry, contacted_recently, last_listed_dates, record_day
+from orchestration.actions.policies import CALL_CENTER_CHURN_RISK, assign_arm
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 from orchestration.settings import Settings
 
-POLICY = CALL_CENTER_CANCEL_SIGNAL
-SOURCE_MART = dg.AssetKey(["marts", "cancel_signal_subscribers"])
+POLICY = CALL_CENTER_CHURN_RISK
+SOURCE_MART = dg.AssetKey(["marts", "high_risk_customers"])
 
-# (mart column, header the agents read)
+# (row key, header the agents read)
 CALL_LIST_COLUMNS = [
+    ("call_order", "優先順位"),
     ("customer_id", "顧客ID"),
     ("full_name", "氏名"),
     ("full_name_kana", "フリガナ"),
     ("phone", "電話番号"),
+    ("segment_ja", "区分"),
     ("subscription_id", "定期受注番号"),
     ("product_name", "商品名"),
-    ("delivery_count", "定期回数"),
+    ("delivery_number", "定期回数"),
     ("next_delivery_date", "次回お届け予定日"),
-    ("active_subscription_count", "継続中の定期数"),
-    ("signal_reason", "掲載理由"),
-    ("last_signal_jst", "最終シグナル日時"),
+    ("next_notice_date", "次回お届け案内日"),
+    ("risk_percent", "解約予兆スコア(%)"),
+    ("risk_band_ja", "リスク"),
+    ("reasons_ja", "掲載理由"),
+    ("suggested_actions_ja", "おすすめ対応"),
+    ("last_inquiry", "最終問い合わせ"),
+    ("last_listed_on", "前回リスト掲載日"),
 ]
+SEGMENT_JA = {"subscriber": "定期", "repeat_buyer": "単品リピート"}
 
 
 class CallCenterListConfig(dg.Config):
     suppress_days: int = POLICY.suppress_days
     holdout_share: float = POLICY.holdout_share
+    # 0 = no cap
+    daily_capacity: int = POLICY.daily_capacity or 0
     encoding: str = "utf-8-sig"  # or cp932, for older Excel set-ups
 
 
@@ -47,24 +59,25 @@ def call_list_path(settings: Settings, day: date) -> Path:
 
 
 def select_call_list(
-    con: duckdb.DuckDBPyConnection, day: date, suppress_days: int, holdout_share: float
+    con: duckdb.DuckDBPyConnection, day: date, suppress_days: int, holdout_share: float,
+    daily_capacity: int = 0,
 ) -> tuple[list[dict], list[LedgerEntry], dict[str, int]]:
-    """Apply the contact policy to the day's candidates: (rows to call, ledger entries, counts)."""
-    cur = con.execute(
-        """
-        select *, strftime(last_signal_at + interval 9 hour, '%Y-%m-%d %H:%M') as last_signal_jst
-        from marts.cancel_signal_subscribers
-        order by next_delivery_date, last_signal_at desc, customer_key
-        """
-    )
+    """Apply the contact policy to the day's candidates: (rows to call, ledger entries, counts).
+
+    Candidates are taken in the mart's priority order and each eligible one is assigned an arm
+    until `daily_capacity` are in treatment (0 = no cap): the held-out customers come from the
+    same priority range as the called ones, so the two arms stay comparable.
+    """
+    cur = con.execute("select * from marts.high_risk_customers order by priority_rank")
     names = [d[0] for d in cur.description]
     candidates = [dict(zip(names, r)) for r in cur.fetchall()]
     recent = contacted_recently(con, POLICY.campaign, day, suppress_days)
+    last_listed = last_listed_dates(con, POLICY.channel, day)
 
     rows: list[dict] = []
     entries: list[LedgerEntry] = []
     counts = {"candidates": len(candidates), "no_phone_or_opted_out": 0, "suppressed": 0,
-              "holdout": 0, "listed": 0}
+              "holdout": 0, "listed": 0, "over_capacity": 0}
     for c in candidates:
         if not c.get("phone") or c.get("phone_opt_in") is False:
             counts["no_phone_or_opted_out"] += 1
@@ -72,18 +85,36 @@ def select_call_list(
         if c["customer_key"] in recent:
             counts["suppressed"] += 1
             continue
+        if daily_capacity and counts["listed"] >= daily_capacity:
+            counts["over_capacity"] += 1
+            continue
         arm = assign_arm(POLICY.campaign, c["customer_key"], holdout_share)
         entries.append(LedgerEntry(
             customer_key=c["customer_key"], arm=arm, source=c.get("source"),
             customer_id=c.get("customer_id"), subscription_id=c.get("subscription_id"),
-            reason=c.get("signal_reason"),
+            reason=c.get("reasons_ja"),
         ))
         if arm == "holdout":
             counts["holdout"] += 1
         else:
             counts["listed"] += 1
-            rows.append(c)
+            rows.append(_call_list_row(c, len(rows) + 1, last_listed.get(c["customer_key"])))
     return rows, entries, counts
+
+
+def _call_list_row(c: dict, call_order: int, last_listed_on: date | None) -> dict:
+    inquiry = None
+    if c.get("last_inquiry_date"):
+        inquiry = f"{c['last_inquiry_date']:%Y-%m-%d} {c.get('last_inquiry_category_label') or ''}".strip()
+    probability = c.get("probability")
+    return {
+        **c,
+        "call_order": call_order,
+        "segment_ja": SEGMENT_JA.get(c.get("customer_segment"), c.get("customer_segment")),
+        "risk_percent": None if probability is None else round(100 * probability),
+        "last_inquiry": inquiry,
+        "last_listed_on": last_listed_on,
+    }
 
 
 def build_action_assets(settings: Settings) -> list:
@@ -100,7 +131,8 @@ def build_action_assets(settings: Settings) -> list:
     ):
         day = settings.business_date()
         with warehouse.connect() as con:
-            rows, entries, counts = select_call_list(con, day, config.suppress_days, config.holdout_share)
+            rows, entries, counts = select_call_list(
+                con, day, config.suppress_days, config.holdout_share, config.daily_capacity)
             # Ledger first: if the file write fails, a re-run rewrites the same day's entries.
             record_day(con, POLICY.campaign, POLICY.channel, day, entries, run_id=context.run.run_id)
         path = write_call_list(call_list_path(settings, day), rows, CALL_LIST_COLUMNS, config.encoding)

@@ -53,12 +53,7 @@ def contacted_recently(
     con: duckdb.DuckDBPyConnection, campaign: str, action_date: date, days: int
 ) -> set[str]:
     """Customers this campaign chose (either arm) in the `days` days before `action_date`."""
-    # No DDL here, so a read-only connection can ask too; no ledger yet means nobody contacted.
-    exists = con.execute(
-        "select count(*) from information_schema.tables "
-        "where table_schema = 'actions' and table_name = 'action_ledger'"
-    ).fetchone()[0]
-    if not exists:
+    if not _ledger_exists(con):
         return set()
     rows = con.execute(
         f"""select distinct customer_key from {LEDGER_TABLE}
@@ -66,6 +61,27 @@ def contacted_recently(
         [campaign, action_date - timedelta(days=days), action_date],
     ).fetchall()
     return {r[0] for r in rows}
+
+
+def last_listed_dates(con: duckdb.DuckDBPyConnection, channel: str, action_date: date) -> dict[str, date]:
+    """Customer -> the last day before `action_date` any campaign of this channel listed them
+    (treatment arm: the ones actually contacted)."""
+    if not _ledger_exists(con):
+        return {}
+    return dict(con.execute(
+        f"""select customer_key, max(action_date) from {LEDGER_TABLE}
+            where channel = ? and arm = 'treatment' and action_date < ?
+            group by customer_key""",
+        [channel, action_date],
+    ).fetchall())
+
+
+def _ledger_exists(con: duckdb.DuckDBPyConnection) -> bool:
+    # No DDL here, so a read-only connection can ask too; no ledger yet means nobody contacted.
+    return bool(con.execute(
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'actions' and table_name = 'action_ledger'"
+    ).fetchone()[0])
 
 
 def record_day(

@@ -20,20 +20,8 @@ class ContactPolicy:
     # Share of eligible customers held out (not contacted) to measure the effect.
     holdout_share: float
     description: str
-
-
-CALL_CENTER_CANCEL_SIGNAL = ContactPolicy(
-    campaign="call_center_cancel_signal",
-    channel="call_center",
-    suppress_days=14,
-    holdout_share=0.10,
-    description=(
-        "Active subscribers who visited the cancel page or made a 解約相談 contact in the last "
-        "`cancel_signal_days` days (dbt var, default 7): the call center calls them before the "
-        "next delivery. Customers without a phone number or who refused phone contact (電話連絡: "
-        "不可) are never listed."
-    ),
-)
+    # Most customers contacted (treatment arm) per day: what the team can handle. None = all.
+    daily_capacity: int | None = None
 
 
 def assign_arm(campaign: str, customer_key: str, holdout_share: float) -> str:
@@ -47,3 +35,21 @@ def assign_arm(campaign: str, customer_key: str, holdout_share: float) -> str:
     digest = hashlib.sha256(f"{campaign}\x1f{customer_key}".encode()).digest()
     u = int.from_bytes(digest[:8], "big") / 2**64
     return "holdout" if u < holdout_share else "treatment"
+
+
+CALL_CENTER_CHURN_RISK = ContactPolicy(
+    campaign="call_center_churn_risk",
+    channel="call_center",
+    suppress_days=14,
+    holdout_share=0.10,
+    daily_capacity=150,
+    description=(
+        "The 解約予兆 call list: customers of `marts.high_risk_customers` (subscribers whose "
+        "riskiest 定期 is in a high-risk band, and slipping 単品 repeat buyers), in its priority "
+        "order (value at risk), with the reasons and the suggested action for each. Customers "
+        "without a phone number or who refused phone contact (電話連絡: 不可) are never listed; "
+        "anyone this campaign chose in the last 14 days is left out; 10% are held out at random "
+        "to measure the effect; at most 150 are called a day (the held-out ones are drawn from "
+        "the same priority range, so both arms stay comparable)."
+    ),
+)

@@ -8,6 +8,7 @@ import pytest
 
 from connectors.channels.call_center_csv import CallListEncodingError, write_call_list
 from orchestration.actions.ledger import LedgerEntry, contacted_recently, record_day
+from orchestration.actions.call_center import select_call_list
 from orchestration.actions.policies import assign_arm
 
 
@@ -91,3 +92,43 @@ def test_cp932_list_names_the_line_it_cannot_encode(tmp_path):
     with pytest.raises(CallListEncodingError, match="line 3"):
         write_call_list(path, [{"name": "ok"}, {"name": "🙂"}], COLUMNS, "cp932")
     assert not path.exists()
+
+
+def _high_risk_mart(con, n):
+    """A marts.high_risk_customers with n candidates c00.. in priority order; every 5th has no
+    phone consent."""
+    con.execute("create schema marts")
+    con.execute("""create table marts.high_risk_customers as
+        select i + 1 as priority_rank, 'c' || lpad(i::varchar, 2, '0') as customer_key, 'csv' as source,
+               'id' || i as customer_id, '090' || i as phone, i % 5 <> 4 as phone_opt_in,
+               'subscriber' as customer_segment, 0.5 as probability, 'x' as reasons_ja,
+               null::date as last_inquiry_date
+        from range(?) t(i)""", [n])
+
+
+def test_capacity_fills_treatment_in_priority_order_and_holds_out_from_the_same_range(con):
+    _high_risk_mart(con, 60)
+    day = date(2026, 11, 23)
+    record_day(con, "call_center_churn_risk", "call_center", day.replace(day=20), [LedgerEntry("c01", "treatment")])
+    rows, entries, counts = select_call_list(con, day, 14, 0.3, daily_capacity=10)
+
+    assert counts["listed"] == len(rows) == 10
+    assert counts["suppressed"] == 1 and counts["no_phone_or_opted_out"] > 0
+    chosen = [e.customer_key for e in entries]
+    eligible = [f"c{i:02d}" for i in range(60) if i % 5 != 4 and i != 1]
+    assert chosen == eligible[:len(chosen)]          # nobody skipped ahead, nobody left behind
+    assert len(chosen) > 10                          # the holdout came from the same range
+    assert [r["call_order"] for r in rows] == list(range(1, 11))
+    assert all(r["customer_key"] != "c01" for r in rows)
+    # no cap: every eligible customer gets an arm
+    _, entries, counts = select_call_list(con, day, 14, 0.3)
+    assert len(entries) == len(eligible) and counts["over_capacity"] == 0
+
+
+def test_last_listed_date_comes_from_the_ledger_treatment_arm(con):
+    _high_risk_mart(con, 3)
+    record_day(con, "call_center_churn_risk", "call_center", date(2026, 10, 1),
+               [LedgerEntry("c00", "treatment"), LedgerEntry("c01", "holdout")])
+    rows, _, _ = select_call_list(con, date(2026, 11, 23), 14, 0.0)
+    last = {r["customer_key"]: r["last_listed_on"] for r in rows}
+    assert last == {"c00": date(2026, 10, 1), "c01": None, "c02": None}

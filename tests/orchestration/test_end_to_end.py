@@ -102,23 +102,32 @@ def test_cancel_signal_subscribers_match_an_independent_count(wh, exports):
 
 
 def test_call_center_list_and_ledger(pipeline, wh):
+    """The call list is marts.high_risk_customers in priority order, after the contact policy."""
     settings = pipeline["settings"]
     path = settings.outbox_dir / "call_center" / f"call_center_list_{AS_OF:%Y%m%d}.csv"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     with open(path, encoding="utf-8-sig", newline="") as fh:
         listed = list(csv.DictReader(fh))
-    assert listed and set(listed[0]) >= {"氏名", "電話番号", "商品名", "定期回数", "次回お届け予定日", "掲載理由"}
-    assert all(r["電話番号"] and r["掲載理由"] for r in listed)
+    assert listed and set(listed[0]) >= {"優先順位", "氏名", "電話番号", "商品名", "定期回数", "次回お届け予定日",
+                                         "解約予兆スコア(%)", "掲載理由", "おすすめ対応"}
+    assert all(r["電話番号"] for r in listed)
+    assert [int(r["優先順位"]) for r in listed] == list(range(1, len(listed) + 1))
+    assert all(r["掲載理由"] for r in listed)
 
     ledger = wh.execute(
-        "select arm, count(*) from actions.action_ledger where action_date = ? group by 1", [AS_OF]
+        "select customer_key, customer_id, arm from actions.action_ledger where action_date = ?", [AS_OF]
     ).fetchall()
-    arms = dict(ledger)
+    arms = Counter(arm for _, _, arm in ledger)
     assert arms["treatment"] == len(listed)
-    eligible = wh.execute(
-        "select count(*) from marts.cancel_signal_subscribers where phone is not null and phone_opt_in is not false"
-    ).fetchone()[0]
-    assert sum(arms.values()) == eligible
+    # Everyone reachable by phone, in priority order, until the day's capacity is in treatment.
+    eligible = [r[0] for r in wh.execute(
+        """select customer_key from marts.high_risk_customers
+           where phone is not null and phone_opt_in order by priority_rank""").fetchall()]
+    chosen = {key for key, _, _ in ledger}
+    assert chosen == set(eligible[:len(chosen)])
+    assert arms["treatment"] == min(150, len(eligible) - arms["holdout"])
+    treated_ids = [customer_id for _, customer_id, arm in ledger if arm == "treatment"]
+    assert sorted(r["顧客ID"] for r in listed) == sorted(treated_ids)
 
 
 def test_tomorrows_list_leaves_out_who_was_listed_today(wh):
