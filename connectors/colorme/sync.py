@@ -7,7 +7,8 @@ Reference (checked 2026-11-23):
   (base ``https://api.shop-pro.jp``, ``GET /v1/sales.json``, ``/v1/customers.json``,
   ``/v1/products.json``), as also described by the official OpenAPI clients
   (github.com/pepabo/colormeshop-ruby ``docs/SaleApi.md``, ``docs/CustomerApi.md``):
-  ``limit`` (sales: default 10, max 50), ``offset``, ``update_date_min`` / ``update_date_max``
+  ``limit`` (sales and customers: max 100, products: max 50, per the current clients and the
+  pepabo/colormeshop-mcp tool reference; older client docs said 50 for sales), ``offset``, ``update_date_min`` / ``update_date_max``
   (指定日時以降/以前に更新された), responses ``{"sales": [...], "meta": {"total", "limit",
   "offset"}}`` with Unix-epoch ``make_date`` / ``update_date``; a sale embeds ``customer`` and
   its ``details`` (受注明細); a cancelled sale keeps its id with ``canceled: true``.
@@ -58,7 +59,10 @@ DEFAULT_BASE_URL = "https://api.shop-pro.jp"
 SOURCE_NAME = "colorme"
 TOKEN_ENV = "COLORME_ACCESS_TOKEN"
 JST = timezone(timedelta(hours=9))
-MAX_LIMIT = 50
+#: Largest ``limit`` per stream. Asking for fewer per page costs requests under the request limit
+#: (50-record sales pages halved the throughput: benchmarks/connectors.py).
+MAX_LIMIT_BY_STREAM = {"sales": 100, "customers": 100, "products": 50}
+MAX_LIMIT = max(MAX_LIMIT_BY_STREAM.values())
 MAX_RESTARTS = 5
 
 #: stream -> (path, list key, scope)
@@ -86,7 +90,8 @@ def raw_stream(stream: str, source: str = SOURCE_NAME) -> RawStream:
 class ColorMeSettings:
     token: str
     base_url: str = DEFAULT_BASE_URL
-    page_size: int = MAX_LIMIT
+    # None = each stream's largest page; a number is capped at each stream's largest
+    page_size: int | None = None
     lookback: timedelta = timedelta(hours=24)
     reconcile_every: timedelta | None = timedelta(days=7)
     requests_per_minute: float = 120.0
@@ -99,13 +104,19 @@ class ColorMeSettings:
 
 
 
+def page_size(settings: ColorMeSettings, stream: str) -> int:
+    largest = MAX_LIMIT_BY_STREAM[stream]
+    return largest if settings.page_size is None else min(settings.page_size, largest)
+
+
 def settings_from_env(env: Mapping[str, str]) -> ColorMeSettings:
     token = (env.get(TOKEN_ENV) or "").strip()
     if not token:
         raise ValueError(f"{TOKEN_ENV} is not set: authorize the Teiki app on カラーミーショップ "
                          f"and set its access token")
-    page_size = int(env_number(env, "COLORME_PAGE_SIZE", MAX_LIMIT))
-    if not 1 <= page_size <= MAX_LIMIT:
+    page_size = (int(env_number(env, "COLORME_PAGE_SIZE", MAX_LIMIT))
+                 if (env.get("COLORME_PAGE_SIZE") or "").strip() else None)
+    if page_size is not None and not 1 <= page_size <= MAX_LIMIT:
         raise ValueError(f"COLORME_PAGE_SIZE must be 1..{MAX_LIMIT}, got {page_size}")
     days = env_number(env, "COLORME_RECONCILE_DAYS", 7)
     return ColorMeSettings(
@@ -242,7 +253,7 @@ def _run(writer: RawWriter, client: HttpClient, raw: RawStream, stream: str,
 
     while True:
         try:
-            _offset_pass(client, path, key, params, settings.page_size,
+            _offset_pass(client, path, key, params, page_size(settings, stream),
                          window["offset"], window["last_id"], commit, say, stream)
             break
         except _Shifted:
@@ -313,7 +324,7 @@ def _reconcile(writer: RawWriter, client: HttpClient, raw: RawStream, path: str,
     for _attempt in range(MAX_RESTARTS + 1):
         seen.clear()
         try:
-            _offset_pass(client, path, key, {}, settings.page_size, 0, None, collect, say,
+            _offset_pass(client, path, key, {}, page_size(settings, raw.name), 0, None, collect, say,
                          raw.name)
             break
         except _Shifted:

@@ -278,3 +278,21 @@ def test_source_is_discovered_and_syncs_on_an_open_connection(server, tmp_path):
         con.close()
     for stream in STREAMS:
         assert raw_records(tmp_path / "w.duckdb", stream) == source_records(server, stream)
+
+
+def test_pages_are_as_large_as_each_stream_allows(server, tmp_path):
+    """Sales and customers go 100 a page, products 50 (the API's maxima); a configured page
+    size is capped per stream, never sent above a stream's maximum (the server answers 400)."""
+    wh = tmp_path / "w.duckdb"
+    for stream in STREAMS:
+        sync(wh, stream, settings(server, page_size=None))
+    limits = {}
+    for r in server.requests:
+        limits.setdefault(r["path"], set()).add(int(r["params"]["limit"]))
+    assert limits == {"/v1/sales.json": {100}, "/v1/customers.json": {100}, "/v1/products.json": {50}}
+    assert all(r["status"] == 200 for r in server.requests)
+
+    server.requests.clear()
+    sync(tmp_path / "w2.duckdb", "products", settings(server, page_size=80))
+    assert {int(r["params"]["limit"]) for r in server.requests} == {50}
+    assert all(r["status"] == 200 for r in server.requests)
