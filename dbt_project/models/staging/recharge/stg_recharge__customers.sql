@@ -1,15 +1,5 @@
 {{ config(enabled=('recharge' in teiki_sources())) }}
 
-{#- Recharge ISO 8601 text (with or without a UTC offset) -> naive UTC timestamp, without ICU:
-    `utc | replace('COL', <text expression>)`. -#}
-{%- set utc -%}
-    (try_cast(left(COL, 19) as timestamp)
-        - case when regexp_matches(COL, '[+-][0-9]{2}:[0-9]{2}$')
-            then to_minutes((case when substr(COL, -6, 1) = '-' then -1 else 1 end)
-                * (cast(substr(COL, -5, 2) as bigint) * 60 + cast(substr(COL, -2, 2) as bigint)))
-            else to_minutes(0) end)
-{%- endset %}
-
 {#- Recharge customers in the canonical customer shape (same columns as stg_csv__customers).
     Recharge keeps names, email and phone; prefecture, birthday, opt-ins and the acquisition
     channel live in the shop and are NULL here. customer_id is the Recharge id. Records deleted
@@ -60,7 +50,7 @@ renamed as (
         cast(null as boolean) as phone_opt_in,
         cast(null as varchar) as acquisition_channel,
         cast(null as varchar) as acquisition_channel_label,
-        {{ utc | replace('COL', "_record->>'created_at'") }} as created_at,
+        {{ iso8601_utc("_record->>'created_at'") }} as created_at,
         updated_at,
         _loaded_at as loaded_at
 

@@ -1,15 +1,5 @@
 {{ config(enabled=('recharge' in teiki_sources())) }}
 
-{#- Recharge ISO 8601 text (with or without a UTC offset) -> naive UTC timestamp, without ICU:
-    `utc | replace('COL', <text expression>)`. -#}
-{%- set utc -%}
-    (try_cast(left(COL, 19) as timestamp)
-        - case when regexp_matches(COL, '[+-][0-9]{2}:[0-9]{2}$')
-            then to_minutes((case when substr(COL, -6, 1) = '-' then -1 else 1 end)
-                * (cast(substr(COL, -5, 2) as bigint) * 60 + cast(substr(COL, -2, 2) as bigint)))
-            else to_minutes(0) end)
-{%- endset %}
-
 {#- Recharge charges as payment attempts (canonical shape of stg_csv__payments). A charge that
     was processed (success, refunded, partially_refunded) is a successful attempt; status
     error is a failed one (error_type -> failure_reason, error text -> failure_reason_label).
@@ -53,7 +43,7 @@ renamed as (
         nullif(_record->'external_order_id'->>'ecommerce', '') as order_id,
         'card' as payment_method,
         _record->>'payment_processor' as payment_method_label,
-        coalesce({{ utc | replace('COL', "_record->>'processed_at'") }}, updated_at) as attempted_at,
+        coalesce({{ iso8601_utc("_record->>'processed_at'") }}, updated_at) as attempted_at,
         cast(round(try_cast(_record->>'total_price' as decimal(18, 2))) as bigint) as amount,
         case when lower(_record->>'status') = 'error' then 'failure' else 'success' end as result,
         _record->>'status' as result_label,

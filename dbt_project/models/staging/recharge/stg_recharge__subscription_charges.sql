@@ -1,15 +1,5 @@
 {{ config(enabled=('recharge' in teiki_sources())) }}
 
-{#- Recharge ISO 8601 text (with or without a UTC offset) -> naive UTC timestamp, without ICU:
-    `utc | replace('COL', <text expression>)`. -#}
-{%- set utc -%}
-    (try_cast(left(COL, 19) as timestamp)
-        - case when regexp_matches(COL, '[+-][0-9]{2}:[0-9]{2}$')
-            then to_minutes((case when substr(COL, -6, 1) = '-' then -1 else 1 end)
-                * (cast(substr(COL, -5, 2) as bigint) * 60 + cast(substr(COL, -2, 2) as bigint)))
-            else to_minutes(0) end)
-{%- endset %}
-
 {#- One row per processed Recharge charge of a subscription: the delivery it paid for, its
     定期回数 and the shop order it created. Not a canonical entity: stg_recharge__subscriptions
     counts deliveries from it, and stg_shopify__orders takes subscription_id and delivery_number
@@ -82,7 +72,7 @@ charges as (
         nullif(raw_charges._record->'external_order_id'->>'ecommerce', '') as order_id,
         lower(raw_charges._record->>'status') as status,
         lower(raw_charges._record->>'status') in ('success', 'partially_refunded') as is_delivered,
-        coalesce({{ utc | replace('COL', "raw_charges._record->>'processed_at'") }}, raw_charges.updated_at)
+        coalesce({{ iso8601_utc("raw_charges._record->>'processed_at'") }}, raw_charges.updated_at)
             as processed_at,
         raw_charges.id as charge_number
 

@@ -1,15 +1,5 @@
 {{ config(enabled=('recharge' in teiki_sources())) }}
 
-{#- Recharge ISO 8601 text (with or without a UTC offset) -> naive UTC timestamp, without ICU:
-    `utc | replace('COL', <text expression>)`. -#}
-{%- set utc -%}
-    (try_cast(left(COL, 19) as timestamp)
-        - case when regexp_matches(COL, '[+-][0-9]{2}:[0-9]{2}$')
-            then to_minutes((case when substr(COL, -6, 1) = '-' then -1 else 1 end)
-                * (cast(substr(COL, -5, 2) as bigint) * 60 + cast(substr(COL, -2, 2) as bigint)))
-            else to_minutes(0) end)
-{%- endset %}
-
 {#- Recharge subscriptions (定期契約) in the canonical shape of stg_csv__subscriptions.
     status: cancelled / expired -> cancelled; active without a next charge date, or paused ->
     paused; active -> active; anything else -> unknown (label kept in status_label).
@@ -103,8 +93,8 @@ renamed as (
             else 'unknown'
         end as status,
         _record->>'status' as status_label,
-        {{ utc | replace('COL', "_record->>'created_at'") }} as started_at,
-        {{ utc | replace('COL', "_record->>'cancelled_at'") }} as cancelled_at,
+        {{ iso8601_utc("_record->>'created_at'") }} as started_at,
+        {{ iso8601_utc("_record->>'cancelled_at'") }} as cancelled_at,
         nullif(_record->>'cancellation_reason', '') as cancel_reason,
         try_cast(left(_record->>'next_charge_scheduled_at', 10) as date) as next_delivery_date,
         cast(coalesce(deliveries.delivery_count, 0) as integer) as delivery_count,
