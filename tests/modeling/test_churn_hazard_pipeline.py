@@ -18,7 +18,7 @@ from orchestration.modeling.churn_hazard_fit import METRICS, SCORERS, SEGMENTS
 from orchestration.resources import WarehouseResource
 from orchestration.settings import load_settings
 
-WORLDS = {"default": (10000, 42, "default"), "alternate": (3000, 7, "alternate")}
+WORLDS = {"default": (10000, 42, "default"), "alternate": (2000, 7, "alternate")}
 
 
 def latest_fit(con: duckdb.DuckDBPyConnection) -> tuple[dict, dict, list[str]]:
