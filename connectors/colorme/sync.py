@@ -172,9 +172,7 @@ def _row(rec: dict[str, Any], deleted_at: datetime | None = None) -> tuple[Any, 
 
 def _explain_auth(err: AuthError, stream: str) -> AuthError:
     path, _, scope = STREAMS[stream]
-    # HttpClient's message: "<status phrase>: <its explanation>: <what the provider said>"
-    parts = err.message.split(": ", 2)
-    provider = parts[2] if len(parts) == 3 else ""
+    provider = err.provider_message
     if err.status == 403:
         msg = (f"カラーミーショップ refused GET /{path} (403 Forbidden): the access token in "
                f"{TOKEN_ENV} was not granted the scope {scope!r}. Authorize the app again "
@@ -186,9 +184,7 @@ def _explain_auth(err: AuthError, stream: str) -> AuthError:
                f"again (OAuth at https://api.shop-pro.jp/oauth/authorize) and set {TOKEN_ENV}.")
     if provider:
         msg += f" カラーミーショップ said: {provider}"
-    return AuthError(msg, method=err.method, url=err.url, status=err.status,
-                     body_excerpt=err.body_excerpt, request_id=err.request_id,
-                     attempts=err.attempts)
+    return err.reworded(msg)
 
 
 def sync(

@@ -317,6 +317,7 @@ class HttpClient:
             request_id=_request_id(resp),
             retry_after=parse_retry_after(resp.headers.get("Retry-After")),
             attempts=attempts,
+            provider_message=provider or None,
         )
 
     def _excerpt(self, resp: requests.Response) -> str | None:

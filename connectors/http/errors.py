@@ -40,8 +40,11 @@ class HttpError(Exception):
         request_id: str | None = None,
         retry_after: float | None = None,
         attempts: int | None = None,
+        provider_message: str | None = None,
     ) -> None:
         self.message = message
+        # What the provider itself said (redacted), for connectors that reword the error.
+        self.provider_message = provider_message
         self.method = method
         self.url = url
         self.status = status
@@ -79,8 +82,19 @@ class HttpError(Exception):
                     request_id=self.request_id,
                     retry_after=self.retry_after,
                     attempts=self.attempts,
+                    provider_message=self.provider_message,
                 ),
             ),
+        )
+
+    def reworded(self, message: str) -> HttpError:
+        """The same failure (same class and request details) with a connector's own explanation,
+        e.g. which scope or token setting to fix."""
+        return type(self)(
+            message, method=self.method, url=self.url, status=self.status,
+            body_excerpt=self.body_excerpt, request_id=self.request_id,
+            retry_after=self.retry_after, attempts=self.attempts,
+            provider_message=self.provider_message,
         )
 
 

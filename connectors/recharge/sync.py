@@ -250,9 +250,7 @@ def _row(rec: dict[str, Any], deleted_at: datetime | None = None) -> tuple[Any, 
 
 def _explain_auth(err: AuthError, stream: str) -> AuthError:
     path, _, scope = STREAMS[stream]
-    # HttpClient's message: "<status phrase>: <its explanation>: <what the provider said>"
-    parts = err.message.split(": ", 2)
-    provider = parts[2] if len(parts) == 3 else ""
+    provider = err.provider_message
     if err.status == 403:
         msg = (f"Recharge refused GET /{path} (403 Forbidden): the API token in {TOKEN_ENV} lacks "
                f"the scope {scope!r} (read access to {stream}). Edit the token's permissions on the "
@@ -263,9 +261,7 @@ def _explain_auth(err: AuthError, stream: str) -> AuthError:
                f"API token on the API tokens page of the Recharge merchant portal and set {TOKEN_ENV}.")
     if provider:
         msg += f" Recharge said: {provider}"
-    return AuthError(msg, method=err.method, url=err.url, status=err.status,
-                     body_excerpt=err.body_excerpt, request_id=err.request_id,
-                     attempts=err.attempts)
+    return err.reworded(msg)
 
 
 def sync(

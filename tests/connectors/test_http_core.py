@@ -355,3 +355,16 @@ def test_api_source_registry(monkeypatch):
     names = [s.name for s in configured_sources({"SHOPIFY_SHOP": "x", "SHOPIFY_ACCESS_TOKEN": "t"})]
     assert "shopify" in names
     assert "shopify" not in [s.name for s in configured_sources({})]
+
+
+def test_a_reworded_error_keeps_its_class_request_and_provider_text():
+    import pickle
+
+    from connectors.http import AuthError
+
+    err = AuthError("forbidden (403): scope: missing read_sales", method="GET", url="https://x/v1/s",
+                    status=403, request_id="r1", attempts=1, provider_message="missing read_sales")
+    new = pickle.loads(pickle.dumps(err.reworded("the token lacks read_sales: re-authorize")))
+    assert type(new) is AuthError and new.message == "the token lacks read_sales: re-authorize"
+    assert (new.method, new.url, new.status, new.request_id, new.provider_message) == (
+        "GET", "https://x/v1/s", 403, "r1", "missing read_sales")
