@@ -1,0 +1,144 @@
+"""The merchant's settings file: every setting a merchant changes, in one YAML file outside the repository.
+
+Its path comes from the environment variable TEIKI_SETTINGS; unset, no file is read and every
+default applies (the demo needs none). Nobody edits a file of the repository to configure Teiki:
+dbt thresholds, contact policies and campaign overrides, the profile and source choice, the
+business time zone all live here.
+
+    # /etc/teiki/teiki.yaml  (export TEIKI_SETTINGS=/etc/teiki/teiki.yaml)
+    business:
+      timezone: Asia/Tokyo
+    dbt_vars:
+      cpm_spend_yen: 50000
+      ltv_annual_discount_rate: 0.08
+
+The schema is declared here, one section per domain, each a strict pydantic model: an unknown key
+or a value of the wrong type is an error naming the file and the key (``SettingsFileError``).
+A section's model lives next to the code that uses it when it grows beyond a few fields; it is
+registered in :class:`MerchantSettings` so the whole schema is read from one class.
+
+dbt vars are not re-declared here: ``dbt_vars`` accepts exactly the vars that
+``dbt_project/dbt_project.yml`` declares (their defaults live there, once), with the type of the
+declared default.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+DBT_PROJECT_YML = Path(__file__).resolve().parent.parent / "dbt_project" / "dbt_project.yml"
+SETTINGS_ENV = "TEIKI_SETTINGS"
+
+
+class SettingsFileError(ValueError):
+    """The settings file cannot be used: names the file and the key, never a secret's value."""
+
+
+class Section(BaseModel):
+    """Base of every section: unknown keys are errors, values are not silently coerced."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class BusinessSettings(Section):
+    # The merchant's business time zone: business dates, quiet hours and schedules follow it.
+    timezone: str = "Asia/Tokyo"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as Asia/Tokyo)") from None
+        return value
+
+
+class MerchantSettings(Section):
+    """The whole file. Each domain adds its section here, with defaults, in one line."""
+
+    business: BusinessSettings = BusinessSettings()
+    # dbt vars overriding dbt_project.yml's defaults; passed to every dbt call.
+    dbt_vars: dict[str, Any] = {}
+
+    @field_validator("dbt_vars")
+    @classmethod
+    def _declared_vars(cls, value: dict[str, Any]) -> dict[str, Any]:
+        declared = declared_dbt_vars()
+        for name, given in value.items():
+            if name not in declared:
+                raise ValueError(f"unknown dbt var {name!r}: not declared in dbt_project/dbt_project.yml")
+            expected = _type_name(declared[name])
+            if expected != "any" and _type_name(given) != expected:
+                raise ValueError(f"dbt var {name!r} must be a {expected} (its default is {declared[name]!r})")
+        return value
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, Mapping):
+        return "mapping"
+    if isinstance(value, str):
+        # An empty-string default means "unset / derived": any scalar may be given.
+        return "string" if value and "{{" not in value else "any"
+    return "any"
+
+
+@lru_cache(maxsize=1)
+def declared_dbt_vars() -> dict[str, Any]:
+    """The vars dbt_project.yml declares, with their defaults: the one place they are written."""
+    project = yaml.safe_load(DBT_PROJECT_YML.read_text(encoding="utf-8"))
+    return dict(project.get("vars") or {})
+
+
+def load_merchant_settings(env: Mapping[str, str] | None = None) -> MerchantSettings:
+    """Read and validate the file named by TEIKI_SETTINGS; defaults when unset."""
+    env = os.environ if env is None else env
+    raw_path = (env.get(SETTINGS_ENV) or "").strip()
+    if not raw_path:
+        return MerchantSettings()
+    return parse_settings_file(Path(raw_path))
+
+
+def parse_settings_file(path: Path) -> MerchantSettings:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SettingsFileError(f"{path}: cannot read the settings file ({exc.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise SettingsFileError(f"{path}:{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise SettingsFileError(f"{path}: the top level must be a mapping of sections")
+    try:
+        return MerchantSettings.model_validate(data)
+    except ValidationError as exc:
+        raise SettingsFileError(f"{path}: " + "; ".join(_describe(e) for e in exc.errors())) from None
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    key = ".".join(str(part) for part in error.get("loc", ())) or "(top level)"
+    if error.get("type") == "extra_forbidden":
+        return f"{key}: unknown key"
+    message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+    # The message only: pydantic's input echo could be a secret or a customer's data.
+    return f"{key}: {message}"
