@@ -10,7 +10,7 @@ export DAGSTER_HOME := $(CURDIR)/dagster_home
 # The venv first on PATH: `dagster dev` re-parses dbt on reload and looks for `dbt` there.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: demo test dev install manifest clean
+.PHONY: demo test test-slow dev install manifest browser clean
 
 install: $(STAMP)
 
@@ -36,8 +36,16 @@ $(MANIFEST): $(STAMP) $(DBT_SOURCES)
 demo: install manifest
 	$(BIN)/python -m orchestration.demo
 
-test: install manifest
-	$(BIN)/python -m pytest -q
+browser:
+	@scripts/ensure_chromium.sh
+
+# The everyday suite; `test-slow` holds the few suites over its 10-minute budget (CI runs both).
+test: install manifest browser
+	$(BIN)/python -m pytest -q -m "not slow"
+
+# pytest exits 5 when nothing is marked slow: not a failure.
+test-slow: install manifest browser
+	$(BIN)/python -m pytest -q -m slow || [ $$? -eq 5 ]
 
 dev: install manifest
 	$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
