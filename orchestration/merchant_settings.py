@@ -142,3 +142,13 @@ def _describe(error: Mapping[str, Any]) -> str:
     message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
     # The message only: pydantic's input echo could be a secret or a customer's data.
     return f"{key}: {message}"
+
+
+def effective_dbt_vars(settings: MerchantSettings | None = None) -> dict[str, Any]:
+    """Every declared dbt var with the value in force: the file's override, else the default.
+
+    Python code that shares a threshold with the dbt models (a discount rate, a risk band) reads
+    it here, so the two can never disagree.
+    """
+    settings = load_merchant_settings() if settings is None else settings
+    return {**declared_dbt_vars(), **settings.dbt_vars}
