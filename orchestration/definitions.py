@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import dagster as dg
 
 from orchestration.actions.call_center import build_action_assets
@@ -11,6 +13,7 @@ from orchestration.modeling.churn_hazard import build_churn_hazard_assets
 from orchestration.modeling.repeat_buyers import build_repeat_buyer_assets
 from orchestration.merchant_settings import load_merchant_settings
 from orchestration.modeling.sbg import build_sbg_assets
+from orchestration.observability.alerts import build_alert_sensors, webhook_deliverer
 from orchestration.observability.freshness import build_freshness_checks, build_freshness_job_and_schedule
 from orchestration.observability.republish import build_republish_sensor
 from orchestration.publish.assets import build_publish_assets
@@ -52,7 +55,12 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         asset_checks=freshness_checks,
         jobs=[daily_refresh_job, freshness_job],
         schedules=[daily_refresh_schedule, freshness_schedule],
-        sensors=[build_republish_sensor()],
+        sensors=[
+            build_republish_sensor(),
+            *build_alert_sensors(
+                merchant.alerts, webhook_deliverer(os.environ, settings.outbox_dir / "alerts"),
+                lambda: settings.business_date().isoformat()),
+        ],
         resources={
             "warehouse": WarehouseResource(path=str(settings.warehouse)),
             "dbt": dbt_cli_resource(),

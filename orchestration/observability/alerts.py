@@ -9,9 +9,8 @@
   the run's log.
 
 Where they go: the channels the actions use (connectors/channels/), chosen by environment
-variables — a chat webhook (TEIKI_ALERT_WEBHOOK_URL), or mail to the data team
-(TEIKI_ALERT_MAIL_TO, through the SMTP settings of the mail channel); with neither, the alert is
-written to the outbox (dry run) and logged, so nothing is lost and nothing is sent by surprise.
+variables — a chat webhook (TEIKI_ALERT_WEBHOOK_URL, Slack-compatible); without one, the alert is written to the
+outbox (dry run) and logged, so nothing is lost and nothing is sent by surprise.
 An alert never carries customer data: step names, check names, counts and the error's first line.
 """
 
@@ -87,6 +86,10 @@ def failed_steps_of(context: dg.RunFailureSensorContext) -> list[tuple[str, str]
     steps = []
     for event in context.get_step_failure_events():
         error = getattr(event.event_specific_data, "error", None)
+        # Dagster wraps the asset's own exception ("Error occurred while executing op ..."):
+        # the innermost cause is what went wrong (a file, a line, a failed dbt test).
+        while error is not None and getattr(error, "cause", None) is not None:
+            error = error.cause
         steps.append((event.step_key or "?", getattr(error, "message", "") or ""))
     return steps
 
@@ -143,11 +146,22 @@ def build_alert_sensors(settings: AlertSettings, deliver, default_business_date)
     return [alert_on_run_failure, warning_digest]
 
 
-def alert_recipients(env: Mapping[str, str]) -> dict[str, str]:
-    """Which channels are configured for alerts: {'webhook': url-name, 'mail': address}."""
-    out = {}
-    if (env.get("TEIKI_ALERT_WEBHOOK_URL") or "").strip():
-        out["webhook"] = "alerts"
-    if (env.get("TEIKI_ALERT_MAIL_TO") or "").strip():
-        out["mail"] = env["TEIKI_ALERT_MAIL_TO"].strip()
-    return out
+class AlertNotDelivered(RuntimeError):
+    """The alert channel refused or failed: the sensor tick fails, visibly, in the UI."""
+
+
+def webhook_deliverer(env: Mapping[str, str], outbox_dir):
+    """deliver(alert) through the chat webhook in TEIKI_ALERT_WEBHOOK_URL; without one, a dry
+    run into the outbox (outbox/webhook/<alert key>.json)."""
+    from connectors.channels.outbox import Outbox
+    from connectors.channels.webhook import WebhookChannel
+
+    channel = WebhookChannel(env.get("TEIKI_ALERT_WEBHOOK_URL"), Outbox(outbox_dir))
+
+    def deliver(alert: Alert) -> str:
+        (result,) = list(channel.send([alert.as_message("alerts")]))
+        if result.status == "failed":
+            raise AlertNotDelivered(f"alert {alert.key} not delivered: {result.error}")
+        return result.status
+
+    return deliver
