@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import dagster as dg
 
 from orchestration.actions.call_center import build_action_assets
@@ -9,20 +11,30 @@ from orchestration.ingestion.api_sources import build_api_source_assets
 from orchestration.ingestion.csv_exports import build_csv_export_assets
 from orchestration.modeling.churn_hazard import build_churn_hazard_assets
 from orchestration.modeling.repeat_buyers import build_repeat_buyer_assets
+from orchestration.merchant_settings import load_merchant_settings
 from orchestration.modeling.sbg import build_sbg_assets
+from orchestration.observability.alerts import build_alert_sensors, webhook_deliverer
+from orchestration.observability.freshness import build_freshness_checks, build_freshness_job_and_schedule
+from orchestration.observability.republish import build_republish_sensor
 from orchestration.publish.assets import build_publish_assets
 from orchestration.resources import WarehouseResource, dbt_cli_resource
 from orchestration.schedules import daily_refresh_job, daily_refresh_schedule
 from orchestration.settings import CSV_SOURCE, Settings, load_settings
 from orchestration.transform.dbt_models import build_dbt_assets
 from orchestration.transform.prepare import ensure_manifest
+from connectors.csv_export import load_profile
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     # The staging models in the manifest depend on the configured sources: one parsed for other
     # sources is parsed again here, never used as it is (transform/prepare.py).
     ensure_manifest(settings)
+    merchant = load_merchant_settings()
     dbt_models = build_dbt_assets(settings)
+    csv_streams = list(load_profile(settings.csv_profile).streams) if CSV_SOURCE in settings.sources else []
+    freshness_checks = build_freshness_checks(settings, merchant.freshness, csv_streams)
+    freshness_job, freshness_schedule = build_freshness_job_and_schedule(
+        freshness_checks, merchant.business.timezone)
     return dg.Definitions(
         assets=[
             # Cart CSV exports (or the demo merchant): not when only cart APIs are configured.
@@ -39,8 +51,16 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             *build_action_assets(settings),
             *build_publish_assets(settings, dbt_models),
         ],
-        jobs=[daily_refresh_job],
-        schedules=[daily_refresh_schedule],
+        # Freshness of each export stream and of the BI snapshot (orchestration/observability/).
+        asset_checks=freshness_checks,
+        jobs=[daily_refresh_job, freshness_job],
+        schedules=[daily_refresh_schedule, freshness_schedule],
+        sensors=[
+            build_republish_sensor(),
+            *build_alert_sensors(
+                merchant.alerts, webhook_deliverer(os.environ, settings.outbox_dir / "alerts"),
+                lambda: settings.business_date().isoformat()),
+        ],
         resources={
             "warehouse": WarehouseResource(path=str(settings.warehouse)),
             "dbt": dbt_cli_resource(),

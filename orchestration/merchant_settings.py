@@ -28,7 +28,7 @@ import os
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
@@ -63,10 +63,29 @@ class BusinessSettings(Section):
         return value
 
 
+class FreshnessSettings(Section):
+    # The newest export file of each CSV stream must be at most this old (hours): a daily export
+    # plus a few hours of slack.
+    export_max_age_hours: float = 30.0
+    # The BI snapshot must have been published at most this long ago (hours).
+    snapshot_max_age_hours: float = 26.0
+    # "warn" reports; "error" also blocks everything downstream of a stale stream.
+    severity: Literal["warn", "error"] = "warn"
+
+
+class AlertSettings(Section):
+    # Where alert texts link a run: the Dagster UI's address as the data team opens it.
+    dagster_url: str = "http://127.0.0.1:3000"
+    # Post a digest of failed warning checks after each successful refresh.
+    warning_digest: bool = True
+
+
 class MerchantSettings(Section):
     """The whole file. Each domain adds its section here, with defaults, in one line."""
 
     business: BusinessSettings = BusinessSettings()
+    freshness: FreshnessSettings = FreshnessSettings()
+    alerts: AlertSettings = AlertSettings()
     # dbt vars overriding dbt_project.yml's defaults; passed to every dbt call.
     dbt_vars: dict[str, Any] = {}
 

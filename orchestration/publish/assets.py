@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from orchestration.observability.republish import REPUBLISH_CONDITION
 from orchestration.publish.bi_snapshot import publish_snapshot
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 from orchestration.settings import Settings
@@ -15,6 +16,8 @@ def build_publish_assets(settings: Settings, dbt_models: dg.AssetsDefinition) ->
         group_name="publish",
         kinds={"duckdb"},
         pool=WAREHOUSE_POOL,
+        # Republished after any refresh that updated a mart, not only by the daily job.
+        automation_condition=REPUBLISH_CONDITION,
         description=(
             f"Every mart copied into {settings.bi_snapshot}, replaced atomically after each "
             "refresh. BI tools open this file read-only, never the live warehouse."

@@ -1,0 +1,79 @@
+"""Freshness checks: a stopped export job or an unpublished snapshot fails a visible check."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from demo_pipeline import teiki_env
+from orchestration.observability.freshness import export_freshness, snapshot_freshness
+from orchestration.publish.bi_snapshot import publish_snapshot
+
+PROFILE = "demo_merchant"
+
+
+def _touch(path: Path, hours_ago: float) -> None:
+    path.write_text("dummy\n", encoding="utf-8")
+    then = time.time() - hours_ago * 3600
+    os.utime(path, (then, then))
+
+
+def test_export_freshness_follows_the_newest_file(tmp_path):
+    _touch(tmp_path / "orders.csv", hours_ago=50)
+    passed, meta = export_freshness(tmp_path, PROFILE, "orders", max_age_hours=30)
+    assert not passed and meta["newest_file"] == "orders.csv" and meta["age_hours"] > 49
+    _touch(tmp_path / "orders.csv", hours_ago=2)
+    passed, meta = export_freshness(tmp_path, PROFILE, "orders", max_age_hours=30)
+    assert passed and meta["age_hours"] < 3
+
+
+def test_a_stream_without_any_file_is_not_fresh(tmp_path):
+    _touch(tmp_path / "customers.csv", hours_ago=1)
+    passed, meta = export_freshness(tmp_path, PROFILE, "orders", max_age_hours=30)
+    assert not passed and meta["reason"] == "no export file for this stream"
+
+
+def test_snapshot_freshness_reads_the_published_time(tmp_path):
+    target = tmp_path / "bi" / "teiki.duckdb"
+    assert snapshot_freshness(target, 26)[0] is False  # nothing published yet
+    con = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    con.execute("create schema marts; create table marts.t as select 1 as x")
+    publish_snapshot(con, target, "2026-11-23")
+    con.close()
+    assert snapshot_freshness(target, 26)[0] is True
+    later = datetime.now(timezone.utc) + timedelta(hours=27)
+    passed, meta = snapshot_freshness(target, 26, now=later)
+    assert not passed and meta["age_hours"] > 26
+
+
+def test_the_freshness_job_flags_a_stale_export_in_dagster(tmp_path):
+    """The hourly freshness job, built from the real definitions, fails the stale stream's check
+    and passes the fresh one's (warnings: the run itself succeeds)."""
+    from orchestration.definitions import build_definitions
+    from orchestration.settings import load_settings
+
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    _touch(exports / "orders.csv", hours_ago=72)
+    _touch(exports / "customers.csv", hours_ago=1)
+    with teiki_env(tmp_path):
+        os.environ["TEIKI_CSV_EXPORT_DIR"] = str(exports)
+        defs = build_definitions(load_settings())
+        job = defs.resolve_job_def("freshness_checks")
+        with dg.DagsterInstance.ephemeral() as instance:
+            result = job.execute_in_process(instance=instance, raise_on_error=False)
+    evaluations = {
+        (e.asset_key.path[-1], e.check_name): e
+        for e in (ev.event_specific_data for ev in result.all_events
+                  if ev.event_type_value == "ASSET_CHECK_EVALUATION")
+    }
+    assert result.success
+    assert evaluations[("orders", "export_is_fresh")].passed is False
+    assert evaluations[("customers", "export_is_fresh")].passed is True
+    assert evaluations[("snapshot", "snapshot_is_fresh")].passed is False
+    assert evaluations[("orders", "export_is_fresh")].severity == dg.AssetCheckSeverity.WARN
