@@ -9,7 +9,7 @@
 
 {#- Days between the calibration end and as_of_date (var; default here, the only place it is
     read). Long enough for a one-off rhythm of one to four months to show. -#}
-{%- set holdout_days = var('repeat_buyer_holdout_days', 180) -%}
+{%- set holdout_days = var('repeat_buyer_holdout_days') -%}
 
 with
 

@@ -5,7 +5,7 @@
     run, the 定期フロー hazard by product x delivery number is the probability. DECISIONLOG.md
     "解約予兆 features and scores" gives every definition and why. -#}
 
-{%- set rate_var = var('ltv_discount_rate_per_delivery', '') | string | trim -%}
+{%- set rate_var = var('ltv_discount_rate_per_delivery') | string | trim -%}
 {%- set sum_horizon = var('ltv_sum_horizon_deliveries') | int -%}
 {%- set deliveries_horizon = var('ltv_expected_deliveries_horizon') | int -%}
 {%- set min_at_risk = var('churn_flow_hazard_min_subscriptions') | int -%}

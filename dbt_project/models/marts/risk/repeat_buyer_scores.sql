@@ -7,9 +7,9 @@
     repeat_low_p_alive_below is the 'high' band and the reason repeat_low_p_alive; below
     repeat_medium_p_alive_below is 'medium'. Overdue when the days since the last purchase exceed
     repeat_overdue_cadence_multiple times the customer's usual gap. -#}
-{%- set low_p_alive = var('repeat_low_p_alive_below', 0.2) -%}
-{%- set medium_p_alive = var('repeat_medium_p_alive_below', 0.5) -%}
-{%- set overdue_multiple = var('repeat_overdue_cadence_multiple', 1.5) -%}
+{%- set low_p_alive = var('repeat_low_p_alive_below') -%}
+{%- set medium_p_alive = var('repeat_medium_p_alive_below') -%}
+{%- set overdue_multiple = var('repeat_overdue_cadence_multiple') -%}
 
 with
 

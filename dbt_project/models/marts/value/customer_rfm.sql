@@ -2,7 +2,7 @@
     as_of_date: RFM scores and rank at as_of_date and at the compare date, computed the same way
     from orders on or before each date (no leakage from after the compare date). -#}
 
-{%- set compare_date_var = var('rfm_compare_date', '') | string | trim -%}
+{%- set compare_date_var = var('rfm_compare_date') | string | trim -%}
 {%- if compare_date_var in ('', 'None') -%}
     {%- set compare_date = "(" ~ as_of_date() ~ " - " ~ var('rfm_compare_days') ~ ")" -%}
 {%- else -%}

@@ -4,7 +4,7 @@
     subscriber (DEL) and the residual value of one who has received that many deliveries (DERL).
     DECISIONLOG.md "Projected subscription LTV" gives the formulas. -#}
 
-{%- set rate_var = var('ltv_discount_rate_per_delivery', '') | string | trim -%}
+{%- set rate_var = var('ltv_discount_rate_per_delivery') | string | trim -%}
 {%- set max_n = var('ltv_projected_max_delivery') -%}
 {%- set sum_horizon = var('ltv_sum_horizon_deliveries') -%}
 
