@@ -15,7 +15,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 install: $(STAMP)
 
 # Re-runs only when pyproject.toml changes. uv installs the ~120 packages in seconds where pip
-# takes over a minute (STACK-NOTES.md).
+# takes over a minute (ARCHITECTURE.md, known traps).
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet --disable-pip-version-check uv

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/demo_pipeline.py [--customers 10000] [--runs 1]
 
 Prints wall-clock seconds for the whole job and per step, on a fresh temporary data directory.
-Target (issue 2): at most 60 s at the default size on the 2-core reference machine.
+Target: at most 60 s at the default size on the 2-core reference machine.
 """
 
 from __future__ import annotations

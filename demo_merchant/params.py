@@ -359,7 +359,7 @@ class BehaviourParams:
 DEFAULT_PARAMS = BehaviourParams()
 
 #: Named worlds for evaluating models on more than the one world they were developed on
-#: (issue 4: "not tuned to one world"). ``alternate`` is a plausible other 定期通販 shop, not a
+#: (so a model is not tuned to one world). ``alternate`` is a plausible other 定期通販 shop, not a
 #: harder or easier one by design; each change moves something a churn model leans on:
 #:
 #: - a 2回縛り instead of 3 (commitments have shortened since the 2022 特定商取引法 amendment): the

@@ -65,7 +65,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             "warehouse": WarehouseResource(path=str(settings.warehouse)),
             "dbt": dbt_cli_resource(),
         },
-        # One process per run: dbt is parsed once, not once per step (STACK-NOTES: 2x faster).
+        # One process per run: dbt is parsed once, not once per step (about 2x faster; ARCHITECTURE.md, known traps).
         executor=dg.in_process_executor,
     )
 

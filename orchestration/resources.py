@@ -15,7 +15,7 @@ from dagster_dbt import DbtCliResource
 from orchestration.settings import DBT_PROJECT_DIR
 
 # Every asset that writes the warehouse runs in this pool; dagster.yaml gives it one slot because
-# DuckDB admits a single writing process (DESIGN.md "One writer").
+# DuckDB admits a single writing process (ARCHITECTURE.md, known traps).
 WAREHOUSE_POOL = "teiki_warehouse"
 
 

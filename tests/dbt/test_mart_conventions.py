@@ -1,4 +1,4 @@
-"""Every mart keeps the promises BI users rely on (README "Marts", DESIGN.md conventions)."""
+"""Every mart keeps the promises BI users rely on (README "Marts", ARCHITECTURE.md conventions)."""
 
 import json
 from pathlib import Path

@@ -1,4 +1,4 @@
-"""Independent recomputation of the retention marts (issue 3) from the generator's export files.
+"""Independent recomputation of the retention marts from the generator's export files.
 
 Each mart is recomputed here in plain Python from the CSV exports (never from the warehouse),
 following the rules as DECISIONLOG.md "Retention marts" states them, and compared row by row with

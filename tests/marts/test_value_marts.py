@@ -1,4 +1,4 @@
-"""Independent recomputation of the value marts (issue 3: RFM, CPM, LTV, sBG, product flows).
+"""Independent recomputation of the value marts (RFM, CPM, LTV, sBG, product flows).
 
 Each mart is recomputed here in plain Python from the generator's CSV exports (never from the
 warehouse), following DECISIONLOG.md "Value marts", and compared row by row with the table the
