@@ -178,6 +178,10 @@ def _read_export(
     col_index: dict[str, int | None] = {}
     missing_optional: list[str] = []
     n_required = sum(c.required for c in spec.columns)
+    # A first line with none of the stream's headers is data (a headerless export): its fields
+    # are a customer's record, so they are never echoed in a message, not even as a hint.
+    looks_like_header = any(
+        positions.get(c.header) or norm_positions.get(_norm(c.header)) for c in spec.columns)
     n_missing = 0
     for order, col in enumerate(spec.columns):
         found = positions.get(col.header) or norm_positions.get(_norm(col.header))
@@ -191,12 +195,15 @@ def _read_export(
             col_index[col.name] = found[0]
         elif col.required:
             n_missing += 1
-            hint = difflib.get_close_matches(col.header, headers, n=1, cutoff=0.6)
+            hint = difflib.get_close_matches(col.header, headers, n=1, cutoff=0.6) if looks_like_header else []
             message = f"missing required column {col.header!r} (raw column {col.name})"
             if hint:
                 message += f" (did you mean {hint[0]!r}?)"
-            if n_missing == 1:  # the list once, on the first missing column
+            if n_missing == 1 and looks_like_header:  # the list once, on the first missing column
                 message += f"; headers found: {', '.join(headers)}"
+            elif n_missing == 1:
+                message += (f"; line {header_line} has none of the {len(spec.columns)} headers of "
+                            f"this stream (its {len(headers)} fields are not shown): is the header row missing?")
             problems.add(header_line, col.header, message, order=order, bucket="header")
         else:
             col_index[col.name] = None

@@ -85,6 +85,19 @@ def test_missing_required_column_lists_headers_found(loaded: Path, export_dir: P
     only_problem(err, 1, "受注日時", "missing required column '受注日時'", "headers found: 受注番号, 顧客ID, 注文日時")
 
 
+def test_headerless_export_never_echoes_the_customer_record(loaded: Path, export_dir: Path) -> None:
+    """A file whose first line is data: the error says the header is missing and shows none of
+    the record's fields (they are a customer's name, mail and phone)."""
+    path = export_dir / "customers_2.csv"
+    path.write_bytes("".join(csv_text(CUSTOMER_HEADER, CUSTOMERS).splitlines(keepends=True)[1:]).encode("cp932"))
+    err = reject(loaded, path, "customers")
+    text = str(err)
+    assert "is the header row missing?" in text
+    for field in CUSTOMERS[0]:
+        if len(str(field)) >= 3:
+            assert str(field) not in text.replace(str(path), ""), f"{field!r} echoed in the error"
+
+
 def test_full_width_parentheses_in_headers_still_match(loaded: Path, export_dir: Path) -> None:
     from connector_fixtures import SUBSCRIPTION_HEADER, SUBSCRIPTIONS
 
