@@ -71,9 +71,9 @@ def test_every_warehouse_writer_shares_one_pool_of_one_slot():
 
 
 def test_daily_schedule_runs_everything_at_six_in_tokyo():
-    schedules = list(defs.get_repository_def().schedule_defs)
-    assert len(schedules) == 1
-    s = schedules[0]
+    schedules = {s.name: s for s in defs.get_repository_def().schedule_defs}
+    assert set(schedules) == {"daily_refresh_schedule", "freshness_checks_schedule"}, schedules
+    s = schedules["daily_refresh_schedule"]
     assert (s.cron_schedule, s.execution_timezone) == ("0 6 * * *", "Asia/Tokyo")
     job = defs.resolve_job_def(s.job_name)
     all_keys = set(defs.get_repository_def().asset_graph.materializable_asset_keys)
