@@ -33,6 +33,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from connectors.channels.settings import ChannelsSettings
+
 DBT_PROJECT_YML = Path(__file__).resolve().parent.parent / "dbt_project" / "dbt_project.yml"
 SETTINGS_ENV = "TEIKI_SETTINGS"
 
@@ -67,6 +69,8 @@ class MerchantSettings(Section):
     """The whole file. Each domain adds its section here, with defaults, in one line."""
 
     business: BusinessSettings = BusinessSettings()
+    # Outbound channels' non-secret settings (sender, encoding, rates); secrets are env vars.
+    channels: ChannelsSettings = ChannelsSettings()
     # dbt vars overriding dbt_project.yml's defaults; passed to every dbt call.
     dbt_vars: dict[str, Any] = {}
 
