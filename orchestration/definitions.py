@@ -58,7 +58,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         sensors=[
             build_republish_sensor(),
             *build_alert_sensors(
-                merchant.alerts, webhook_deliverer(os.environ, settings.outbox_dir / "alerts"),
+                merchant.alerts, webhook_deliverer(os.environ, settings.outbox_dir / "alerts", merchant.channels.webhook),
                 lambda: settings.business_date().isoformat()),
         ],
         resources={

@@ -33,6 +33,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from connectors.channels.settings import ChannelsSettings
+
 DBT_PROJECT_YML = Path(__file__).resolve().parent.parent / "dbt_project" / "dbt_project.yml"
 SETTINGS_ENV = "TEIKI_SETTINGS"
 
@@ -86,6 +88,8 @@ class MerchantSettings(Section):
     business: BusinessSettings = BusinessSettings()
     freshness: FreshnessSettings = FreshnessSettings()
     alerts: AlertSettings = AlertSettings()
+    # Outbound channels' non-secret settings (sender, encoding, rates); secrets are env vars.
+    channels: ChannelsSettings = ChannelsSettings()
     # dbt vars overriding dbt_project.yml's defaults; passed to every dbt call.
     dbt_vars: dict[str, Any] = {}
 

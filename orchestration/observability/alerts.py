@@ -9,7 +9,8 @@
   the run's log.
 
 Where they go: the channels the actions use (connectors/channels/), chosen by environment
-variables — a chat webhook (TEIKI_ALERT_WEBHOOK_URL, Slack-compatible); without one, the alert is written to the
+variables: the webhook channel's ``TEIKI_WEBHOOK_URL_ALERTS`` (else ``TEIKI_WEBHOOK_URL``; Slack,
+Teams or Chatwork by ``channels.webhook.format``); with none set, the alert is written to the
 outbox (dry run) and logged, so nothing is lost and nothing is sent by surprise.
 An alert never carries customer data: step names, check names, counts and the error's first line.
 """
@@ -27,6 +28,8 @@ from connectors.channels.base import OutboundMessage
 from orchestration.merchant_settings import AlertSettings
 
 MAX_ERROR_CHARS = 300
+# The webhook channel's recipient name: TEIKI_WEBHOOK_URL_ALERTS routes alerts apart from others.
+ALERT_RECIPIENT = "alerts"
 
 
 @dataclass(frozen=True)
@@ -150,17 +153,18 @@ class AlertNotDelivered(RuntimeError):
     """The alert channel refused or failed: the sensor tick fails, visibly, in the UI."""
 
 
-def webhook_deliverer(env: Mapping[str, str], outbox_dir):
-    """deliver(alert) through the chat webhook in TEIKI_ALERT_WEBHOOK_URL; without one, a dry
-    run into the outbox (outbox/webhook/<alert key>.json)."""
+def webhook_deliverer(env: Mapping[str, str], outbox_dir, webhook_settings=None):
+    """deliver(alert) through the webhook channel to the recipient ``alerts``
+    (TEIKI_WEBHOOK_URL_ALERTS, else TEIKI_WEBHOOK_URL); with no webhook configured, a dry run
+    into the outbox (outbox/webhook/teiki_alerts/<alert key>.json)."""
     from connectors.channels.outbox import Outbox
-    from connectors.channels.webhook import WebhookChannel
+    from connectors.channels.webhook import WebhookChannel, webhook_targets_from_env
 
-    channel = WebhookChannel(env.get("TEIKI_ALERT_WEBHOOK_URL"), Outbox(outbox_dir))
+    channel = WebhookChannel(webhook_settings, webhook_targets_from_env(env), outbox=Outbox(outbox_dir))
 
     def deliver(alert: Alert) -> str:
-        (result,) = list(channel.send([alert.as_message("alerts")]))
-        if result.status == "failed":
+        (result,) = list(channel.send([alert.as_message(ALERT_RECIPIENT)]))
+        if result.status in ("failed", "rejected"):
             raise AlertNotDelivered(f"alert {alert.key} not delivered: {result.error}")
         return result.status
 

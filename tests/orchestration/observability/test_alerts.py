@@ -39,7 +39,7 @@ def _posted(srv: ScriptedServer) -> list[str]:
 
 
 def _sensors(url: str | None, outbox: Path):
-    deliver = webhook_deliverer({"TEIKI_ALERT_WEBHOOK_URL": url} if url else {}, outbox)
+    deliver = webhook_deliverer({"TEIKI_WEBHOOK_URL_ALERTS": url} if url else {}, outbox)
     failure, digest = build_alert_sensors(SETTINGS, deliver, lambda: "2026-11-23")
     return failure, digest
 
@@ -112,15 +112,15 @@ def test_without_a_webhook_the_alert_goes_to_the_outbox(tmp_path):
     deliver = webhook_deliverer({}, tmp_path / "outbox")
     alert = failure_alert(SETTINGS, "daily_refresh", "run-1", "2026-11-23", [("dbt", "Error\ntrace")])
     assert deliver(alert) == "dry_run"
-    (written,) = list((tmp_path / "outbox" / "webhook").glob("*.json"))
+    (written,) = list((tmp_path / "outbox" / "webhook" / "teiki_alerts").glob("*.json"))
     assert oct(written.stat().st_mode & 0o777) == "0o600"
-    assert "dbt — Error" in json.loads(written.read_text(encoding="utf-8"))["body_text"]
+    assert "dbt — Error" in json.loads(written.read_text(encoding="utf-8"))["payload"]["text"]
 
 
 def test_a_refused_webhook_fails_the_tick_without_showing_its_secret_url(tmp_path):
     with ScriptedServer() as srv:
         srv.route(HOOK, lambda req: (404, "no_service"))
-        deliver = webhook_deliverer({"TEIKI_ALERT_WEBHOOK_URL": srv.url + HOOK}, tmp_path)
+        deliver = webhook_deliverer({"TEIKI_WEBHOOK_URL": srv.url + HOOK}, tmp_path)
         alert = failure_alert(SETTINGS, "daily_refresh", "run-2", "2026-11-23", [])
         with pytest.raises(AlertNotDelivered) as err:
             deliver(alert)
