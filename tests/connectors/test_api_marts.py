@@ -41,6 +41,9 @@ from servers.demo_to_api import read_demo, shopify_shop
 from servers.recharge_server import RechargeServer
 from servers.shopify_server import ShopifyServer
 
+# Three full pipeline runs (CSV, Shopify + Recharge, カラーミー): minutes, so CI's slow tier.
+pytestmark = pytest.mark.slow
+
 from demo_merchant.generate import generate
 from orchestration.transform.prepare import manifest_sources
 

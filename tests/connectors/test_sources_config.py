@@ -107,6 +107,7 @@ def test_declared_staging_models_are_the_files():
     assert on_disk["csv"] == entities
 
 
+@pytest.mark.slow  # shares the API marts test's 300-customer run, in the slow tier
 def test_canonical_shape_is_the_csv_staging_shape(demo_run):
     run = demo_run(300, 11)  # the API marts test's run: no extra pipeline
     con = duckdb.connect(str(run.settings.warehouse), read_only=True)

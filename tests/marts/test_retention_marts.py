@@ -462,7 +462,9 @@ def assert_mart_equals(con, mart: str, keys: list[str], expected: dict):
     assert expected, f"{mart}: nothing to compare"
 
 
-@pytest.fixture(scope="module", params=[(1500, 11), (10000, 42)], ids=["small", "default"])
+@pytest.fixture(scope="module", params=[pytest.param((1500, 11), id="small"),
+                                        # the 10,000-customer world takes minutes: CI's slow tier
+                                        pytest.param((10000, 42), id="default", marks=pytest.mark.slow)])
 def world_and_warehouse(request, demo_run):
     run = demo_run(*request.param)
     world = World(run)

@@ -117,7 +117,9 @@ class Purchases:
 
 # --- fixtures -------------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module", params=[(1500, 11), (10000, 42)], ids=["small", "default"])
+@pytest.fixture(scope="module", params=[pytest.param((1500, 11), id="small"),
+                                        # the 10,000-customer world takes minutes: CI's slow tier
+                                        pytest.param((10000, 42), id="default", marks=pytest.mark.slow)])
 def world(request, demo_run):
     run = demo_run(*request.param)
     con = duckdb.connect(str(run.settings.warehouse), read_only=True)

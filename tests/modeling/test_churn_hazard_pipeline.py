@@ -35,7 +35,8 @@ def latest_fit(con: duckdb.DuckDBPyConnection) -> tuple[dict, dict, list[str]]:
     return run, figures, terms
 
 
-@pytest.fixture(scope="module", params=list(WORLDS), ids=list(WORLDS))
+# Each world is a full pipeline run of thousands of customers: CI's slow tier.
+@pytest.fixture(scope="module", params=[pytest.param(w, id=w, marks=pytest.mark.slow) for w in WORLDS])
 def world(request, demo_run):
     run = demo_run(*WORLDS[request.param])
     con = duckdb.connect(str(run.settings.warehouse), read_only=True)
@@ -79,6 +80,7 @@ def test_the_check_passes(world):
     assert check.passed, check.description
 
 
+@pytest.mark.slow
 def test_the_check_warns_when_the_features_carry_nothing(demo_run, tmp_path):
     # A shop whose exports carry no behaviour at all (every feature 0): the model can only learn
     # the overall rate, which ranks nobody, while the 定期フロー baseline still knows the stage.

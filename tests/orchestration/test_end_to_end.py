@@ -149,6 +149,7 @@ def test_bi_snapshot_has_every_mart(pipeline, wh):
             f"select count(*) from marts.{t}").fetchone()
 
 
+@pytest.mark.slow  # a second full run of the pipeline
 def test_rerun_same_day_with_a_bi_reader_attached_changes_nothing(pipeline, wh):
     """A second refresh while a BI client holds the snapshot: not blocked, nobody recorded twice."""
     settings = pipeline["settings"]
