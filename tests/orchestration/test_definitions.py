@@ -88,3 +88,15 @@ def test_daily_job_runs_dbt_in_two_steps_only():
     steps = [s.key for s in plan.get_steps_to_execute_in_topo_order()]
     assert [s for s in steps if s.startswith("teiki_dbt_models")] == ["teiki_dbt_models", "teiki_dbt_models_2"]
     assert steps.index("raw_csv_tables") < steps.index("teiki_dbt_models")
+
+
+def test_readme_launchpad_examples_are_accepted_by_the_daily_job():
+    """A run-config example a reader pastes into the launchpad must be valid config."""
+    import re
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = [b for b in re.findall(r"```yaml\n(.*?)```", readme, flags=re.S) if b.startswith("ops:")]
+    assert blocks, "README has no launchpad example"
+    job = defs.resolve_job_def("daily_refresh")
+    for block in blocks:
+        dg.validate_run_config(job, yaml.safe_load(block))
