@@ -13,7 +13,7 @@ from orchestration.modeling.churn_hazard import build_churn_hazard_assets
 from orchestration.modeling.repeat_buyers import build_repeat_buyer_assets
 from orchestration.merchant_settings import load_merchant_settings
 from orchestration.modeling.sbg import build_sbg_assets
-from orchestration.observability.alerts import build_alert_sensors, webhook_deliverer
+from orchestration.observability.alerts import alert_deliverer, build_alert_sensors
 from orchestration.observability.freshness import build_freshness_checks, build_freshness_job_and_schedule
 from orchestration.observability.republish import build_republish_sensor
 from orchestration.publish.assets import build_publish_assets
@@ -58,7 +58,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         sensors=[
             build_republish_sensor(),
             *build_alert_sensors(
-                merchant.alerts, webhook_deliverer(os.environ, settings.outbox_dir / "alerts", merchant.channels.webhook),
+                merchant.alerts, alert_deliverer(os.environ, settings.outbox_dir / "alerts", merchant.alerts, merchant.channels),
                 lambda: settings.business_date().isoformat()),
         ],
         resources={

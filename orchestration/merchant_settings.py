@@ -80,6 +80,17 @@ class AlertSettings(Section):
     dagster_url: str = "http://127.0.0.1:3000"
     # Post a digest of failed warning checks after each successful refresh.
     warning_digest: bool = True
+    # The data team's addresses: alerts are also mailed there through the mail channel
+    # (TEIKI_SMTP_*; without an SMTP relay, a dry run into the outbox). Empty: chat only.
+    mail_to: list[str] = []
+
+    @field_validator("mail_to")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        for address in value:
+            if "@" not in address or any(c in address for c in " <>\r\n"):
+                raise ValueError(f"not a plain e-mail address: {address!r}")
+        return value
 
 
 class MerchantSettings(Section):

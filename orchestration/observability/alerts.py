@@ -10,8 +10,10 @@
 
 Where they go: the channels the actions use (connectors/channels/), chosen by environment
 variables: the webhook channel's ``TEIKI_WEBHOOK_URL_ALERTS`` (else ``TEIKI_WEBHOOK_URL``; Slack,
-Teams or Chatwork by ``channels.webhook.format``); with none set, the alert is written to the
-outbox (dry run) and logged, so nothing is lost and nothing is sent by surprise.
+Teams or Chatwork by ``channels.webhook.format``), and mail to ``alerts.mail_to`` through the SMTP
+relay of ``TEIKI_SMTP_*``. A channel without credentials writes the alert to the outbox (dry run),
+so nothing is lost and nothing is sent by surprise. Every channel is tried; if one failed, the
+sensor tick fails, naming it.
 An alert never carries customer data: step names, check names, counts and the error's first line.
 """
 
@@ -39,10 +41,10 @@ class Alert:
     lines: tuple[str, ...]
     link: str
 
-    def as_message(self, recipient: str) -> OutboundMessage:
+    def as_message(self, recipient: str, key_suffix: str = "") -> OutboundMessage:
         body = "\n".join((self.title, *self.lines, self.link))
         return OutboundMessage(
-            idempotency_key=self.key, campaign="teiki_alerts", customer_key="data_team",
+            idempotency_key=f"{self.key}:{key_suffix}" if key_suffix else self.key, campaign="teiki_alerts", customer_key="data_team",
             recipient=recipient, subject=self.title, body_text=body,
             extra={"link": self.link, "lines": list(self.lines)},
         )
@@ -153,19 +155,32 @@ class AlertNotDelivered(RuntimeError):
     """The alert channel refused or failed: the sensor tick fails, visibly, in the UI."""
 
 
-def webhook_deliverer(env: Mapping[str, str], outbox_dir, webhook_settings=None):
-    """deliver(alert) through the webhook channel to the recipient ``alerts``
-    (TEIKI_WEBHOOK_URL_ALERTS, else TEIKI_WEBHOOK_URL); with no webhook configured, a dry run
-    into the outbox (outbox/webhook/teiki_alerts/<alert key>.json)."""
+def alert_deliverer(env: Mapping[str, str], outbox_dir, alert_settings: AlertSettings | None = None,
+                    channels=None, *, mail_ssl_context=None):
+    """deliver(alert) to the data team's chat (webhook recipient ``alerts``:
+    TEIKI_WEBHOOK_URL_ALERTS, else TEIKI_WEBHOOK_URL) and, when ``alerts.mail_to`` lists
+    addresses, by mail (TEIKI_SMTP_*). Unconfigured channels dry-run into the outbox
+    (outbox/<channel>/teiki_alerts/<key>). Returns the statuses, e.g. "webhook:sent mail:sent"."""
+    from connectors.channels.mail import MailChannel, smtp_credentials_from_env
     from connectors.channels.outbox import Outbox
+    from connectors.channels.settings import ChannelsSettings
     from connectors.channels.webhook import WebhookChannel, webhook_targets_from_env
 
-    channel = WebhookChannel(webhook_settings, webhook_targets_from_env(env), outbox=Outbox(outbox_dir))
+    channels = channels or ChannelsSettings()
+    mail_to = list((alert_settings or AlertSettings()).mail_to)
+    outbox = Outbox(outbox_dir)
+    webhook = WebhookChannel(channels.webhook, webhook_targets_from_env(env), outbox=outbox)
+    mail = MailChannel(channels.mail, smtp_credentials_from_env(env), outbox=outbox,
+                       ssl_context=mail_ssl_context) if mail_to else None
 
     def deliver(alert: Alert) -> str:
-        (result,) = list(channel.send([alert.as_message(ALERT_RECIPIENT)]))
-        if result.status in ("failed", "rejected"):
-            raise AlertNotDelivered(f"alert {alert.key} not delivered: {result.error}")
-        return result.status
+        results = [("webhook", r) for r in webhook.send([alert.as_message(ALERT_RECIPIENT)])]
+        if mail is not None:
+            messages = [alert.as_message(address, key_suffix=f"mail:{address}") for address in mail_to]
+            results += [("mail", r) for r in mail.send(messages)]
+        failed = [f"{channel}: {r.error}" for channel, r in results if r.status in ("failed", "rejected")]
+        if failed:
+            raise AlertNotDelivered(f"alert {alert.key} not delivered: " + "; ".join(failed))
+        return " ".join(f"{channel}:{r.status}" for channel, r in results)
 
     return deliver

@@ -104,6 +104,8 @@ def build_freshness_checks(settings: Settings, freshness: FreshnessSettings, csv
 def _export_check(settings: Settings, freshness: FreshnessSettings, stream: str):
     @dg.asset_check(
         asset=dg.AssetKey(["raw_csv", stream]), name="export_is_fresh",
+        # severity error: a stale export stops dbt, the actions and the publication in this run.
+        blocking=freshness.severity == "error",
         description=(f"The newest `{stream}` export file was dropped within the last "
                      f"{freshness.export_max_age_hours:g} hours (settings: freshness.export_max_age_hours); "
                      "a stopped cart export job is flagged instead of marts silently running on old data."),

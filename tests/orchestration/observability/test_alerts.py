@@ -14,12 +14,14 @@ import pytest
 from dagster import DagsterEventType
 
 from demo_pipeline import teiki_env
+from connectors.channels.outbox import ChannelConfigError
+from connectors.testing.smtp_server import SmtpServer
 from orchestration.merchant_settings import AlertSettings
 from orchestration.observability.alerts import (
     AlertNotDelivered,
     build_alert_sensors,
     failure_alert,
-    webhook_deliverer,
+    alert_deliverer,
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "connectors"))
@@ -39,7 +41,7 @@ def _posted(srv: ScriptedServer) -> list[str]:
 
 
 def _sensors(url: str | None, outbox: Path):
-    deliver = webhook_deliverer({"TEIKI_WEBHOOK_URL_ALERTS": url} if url else {}, outbox)
+    deliver = alert_deliverer({"TEIKI_WEBHOOK_URL_ALERTS": url} if url else {}, outbox)
     failure, digest = build_alert_sensors(SETTINGS, deliver, lambda: "2026-11-23")
     return failure, digest
 
@@ -109,9 +111,9 @@ def test_a_successful_run_with_failed_warnings_posts_one_digest(tmp_path):
 
 
 def test_without_a_webhook_the_alert_goes_to_the_outbox(tmp_path):
-    deliver = webhook_deliverer({}, tmp_path / "outbox")
+    deliver = alert_deliverer({}, tmp_path / "outbox")
     alert = failure_alert(SETTINGS, "daily_refresh", "run-1", "2026-11-23", [("dbt", "Error\ntrace")])
-    assert deliver(alert) == "dry_run"
+    assert deliver(alert) == "webhook:dry_run"
     (written,) = list((tmp_path / "outbox" / "webhook" / "teiki_alerts").glob("*.json"))
     assert oct(written.stat().st_mode & 0o777) == "0o600"
     assert "dbt — Error" in json.loads(written.read_text(encoding="utf-8"))["payload"]["text"]
@@ -120,9 +122,44 @@ def test_without_a_webhook_the_alert_goes_to_the_outbox(tmp_path):
 def test_a_refused_webhook_fails_the_tick_without_showing_its_secret_url(tmp_path):
     with ScriptedServer() as srv:
         srv.route(HOOK, lambda req: (404, "no_service"))
-        deliver = webhook_deliverer({"TEIKI_WEBHOOK_URL": srv.url + HOOK}, tmp_path)
+        deliver = alert_deliverer({"TEIKI_WEBHOOK_URL": srv.url + HOOK}, tmp_path)
         alert = failure_alert(SETTINGS, "daily_refresh", "run-2", "2026-11-23", [])
         with pytest.raises(AlertNotDelivered) as err:
             deliver(alert)
     assert "404" in str(err.value) and "no_service" in str(err.value)
     assert "s3cr3tW3bh00kT0k3n" not in str(err.value)
+
+
+def test_alerts_are_mailed_to_the_data_team_once_each_over_smtp(tmp_path):
+    settings = AlertSettings(dagster_url="http://dagster.example:3000",
+                             mail_to=["data@shop.example.jp", "ops@shop.example.jp"])
+    alert = failure_alert(settings, "daily_refresh", "run-3", "2026-11-23",
+                          [("teiki_dbt_models", "Database Error in model orders\ndetails")])
+    with SmtpServer() as smtp:
+        creds = smtp.credentials()
+        env = {"TEIKI_SMTP_HOST": creds.host, "TEIKI_SMTP_PORT": str(creds.port),
+               "TEIKI_SMTP_USER": creds.user, "TEIKI_SMTP_PASSWORD": creds.password}
+        deliver = alert_deliverer(env, tmp_path / "outbox", settings,
+                                  mail_ssl_context=smtp.client_ssl_context())
+        assert deliver(alert) == "webhook:dry_run mail:sent mail:sent"
+        received = list(smtp.received)
+    assert sorted(r.rcpt_tos for r in received) == [("data@shop.example.jp",), ("ops@shop.example.jp",)]
+    for r in received:
+        assert r.header("Subject") == alert.title
+        assert "teiki_dbt_models — Database Error in model orders" in r.text()
+        assert "http://dagster.example:3000/runs/run-3" in r.text()
+        assert "details" not in r.text()  # the error's first line only
+
+
+def test_a_refused_mail_fails_the_tick_and_names_the_channel(tmp_path):
+    settings = AlertSettings(mail_to=["data@shop.example.jp"])
+    with SmtpServer() as smtp:
+        creds = smtp.credentials()
+        env = {"TEIKI_SMTP_HOST": creds.host, "TEIKI_SMTP_PORT": str(creds.port),
+               "TEIKI_SMTP_USER": creds.user, "TEIKI_SMTP_PASSWORD": "wrong-password"}
+        deliver = alert_deliverer(env, tmp_path / "outbox", settings,
+                                  mail_ssl_context=smtp.client_ssl_context())
+        with pytest.raises(ChannelConfigError) as err:
+            deliver(failure_alert(settings, "daily_refresh", "run-4", "2026-11-23", []))
+    assert "SMTP authentication failed" in str(err.value) and "TEIKI_SMTP_PASSWORD" in str(err.value)
+    assert "wrong-password" not in str(err.value)

@@ -77,3 +77,34 @@ def test_the_freshness_job_flags_a_stale_export_in_dagster(tmp_path):
     assert evaluations[("customers", "export_is_fresh")].passed is True
     assert evaluations[("snapshot", "snapshot_is_fresh")].passed is False
     assert evaluations[("orders", "export_is_fresh")].severity == dg.AssetCheckSeverity.WARN
+
+
+def test_error_severity_stale_export_stops_dbt_actions_and_publication(tmp_path):
+    """With `freshness.severity: error`, a cart export that stopped three days ago blocks
+    everything downstream of the load in the same run: no mart, no call list, no snapshot."""
+    from demo_merchant.generate import generate
+    from demo_pipeline import DEMO_AS_OF
+    from orchestration.definitions import build_definitions
+    from orchestration.settings import load_settings
+
+    exports = tmp_path / "exports"
+    generate(exports, customers=60, seed=5, as_of=DEMO_AS_OF)
+    for path in exports.iterdir():
+        then = time.time() - 72 * 3600
+        os.utime(path, (then, then))
+    settings_file = tmp_path / "teiki.yaml"
+    settings_file.write_text("freshness:\n  severity: error\n", encoding="utf-8")
+    with teiki_env(tmp_path):
+        os.environ["TEIKI_CSV_EXPORT_DIR"] = str(exports)
+        os.environ["TEIKI_SETTINGS"] = str(settings_file)
+        defs = build_definitions(load_settings())
+        job = defs.resolve_job_def("daily_refresh")
+        with dg.DagsterInstance.ephemeral() as instance:
+            result = job.execute_in_process(instance=instance, raise_on_error=False)
+            materialized = {
+                "/".join(e.asset_key.path) for e in result.all_events
+                if e.event_type_value == "ASSET_MATERIALIZATION"}
+    assert "raw_csv/orders" in materialized  # the load itself ran
+    assert not any(k.startswith("marts/") for k in materialized), sorted(materialized)
+    assert "actions/call_center_list" not in materialized
+    assert "bi/snapshot" not in materialized
