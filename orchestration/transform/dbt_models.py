@@ -10,7 +10,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from orchestration.charts.marts import CHARTS
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 from orchestration.settings import DBT_PROJECT_DIR, Settings
-from orchestration.transform.prepare import dbt_environment
+from orchestration.transform.prepare import dbt_environment, dbt_vars_args
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 # Under `dagster dev` this parses the project; the Makefile and the tests run `dbt parse` first.
@@ -66,7 +66,8 @@ def build_dbt_assets(settings: Settings) -> dg.AssetsDefinition:
         os.environ.update(dbt_environment(settings))
         # `build` runs each model's tests right after it, so a failing error-severity test stops
         # everything downstream of it, including the outbound actions.
-        invocation = dbt.cli(["build"], context=context, raise_on_error=False)
+        # The settings file's dbt vars are read now: a threshold changed there applies to this run.
+        invocation = dbt.cli(["build", *dbt_vars_args()], context=context, raise_on_error=False)
         # dbt holds DuckDB's single write lock while it runs, so the charted marts' outputs (and
         # their checks, which must follow them) are held back until the stream ends, then sent
         # with the chart rendered from the finished tables (orchestration/charts/).

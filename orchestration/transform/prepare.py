@@ -24,6 +24,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from orchestration.merchant_settings import MerchantSettings, load_merchant_settings
 from orchestration.settings import DBT_PROJECT_DIR, Settings, load_settings
 
 MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
@@ -38,12 +39,26 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
     }
 
 
+def dbt_vars_args(merchant: MerchantSettings | None = None) -> list[str]:
+    """`--vars` for every dbt call: the settings file's dbt_vars (TEIKI_SETTINGS), read now.
+
+    Read at each call, not when the code location loads, so a changed threshold applies on the
+    next refresh without reloading Dagster. Only the overrides are passed: the defaults stay in
+    dbt_project.yml, their one home. The same overrides at parse and at build keep dbt's
+    partial-parse cache valid (a change of vars makes dbt parse everything again, once).
+    """
+    merchant = load_merchant_settings() if merchant is None else merchant
+    if not merchant.dbt_vars:
+        return []
+    return ["--vars", json.dumps(merchant.dbt_vars, ensure_ascii=False, sort_keys=True)]
+
+
 def prepare_manifest(settings: Settings | None = None) -> None:
     settings = settings or load_settings()
     dbt = Path(sys.executable).parent / "dbt"
     env = {**os.environ, **dbt_environment(settings)}
     subprocess.run(
-        [str(dbt) if dbt.exists() else "dbt", "parse", "--quiet", "--profiles-dir", "."],
+        [str(dbt) if dbt.exists() else "dbt", "parse", "--quiet", "--profiles-dir", ".", *dbt_vars_args()],
         cwd=DBT_PROJECT_DIR, env=env, check=True,
     )
 
