@@ -27,6 +27,13 @@ orders as (
 
 ),
 
+-- Contracts and customers alive at the end of each day.
+daily_stocks as (
+
+    select * from {{ ref('int_subscriptions__daily_stocks') }}
+
+),
+
 source_ranges as (
 
     select source, min(started_date) as first_date
@@ -66,40 +73,6 @@ periods as (
             interval 1 month
         )) as m
     ) as months
-
-),
-
--- Per customer, the days on which they gain their first alive contract (+1) or lose their last
--- one (-1); a running sum of these over all customers is the active customers at a day's end.
-customer_changes as (
-
-    select
-        source,
-        customer_key,
-        change_date,
-        sum(delta) as delta
-
-    from (
-        select source, customer_key, started_date as change_date, 1 as delta from subscriptions
-        union all
-        select source, customer_key, greatest(cancelled_date, started_date) as change_date, -1 as delta
-        from subscriptions
-        where cancelled_date is not null
-    )
-    group by all
-
-),
-
-customer_alive as (
-
-    select
-        source,
-        change_date,
-        (sum(delta) over w > 0)::integer
-            - (coalesce(sum(delta) over w - delta, 0) > 0)::integer as customer_delta
-
-    from customer_changes
-    window w as (partition by source, customer_key order by change_date rows unbounded preceding)
 
 ),
 
@@ -182,58 +155,6 @@ period_counts as (
         on cancel_counts.source = periods.source
         and cancel_counts.period_grain = periods.period_grain
         and cancel_counts.period_start = periods.period_start
-
-),
-
--- Contracts and customers alive at the end of each day: running sums of the daily changes over
--- a day spine (a contract counts from its start day up to the day before its cancellation).
-daily_changes as (
-
-    select
-        source,
-        change_date,
-        sum(started) as started,
-        sum(cancelled) as cancelled
-
-    from (
-        select source, started_date as change_date, 1 as started, 0 as cancelled
-        from subscriptions
-        union all
-        -- A cancellation dated before the start (bad record) ends the contract on its start day.
-        select source, greatest(cancelled_date, started_date) as change_date, 0 as started, 1 as cancelled
-        from subscriptions
-        where cancelled_date is not null
-    )
-    group by all
-
-),
-
-daily_customer_changes as (
-
-    select source, change_date, sum(customer_delta) as customer_delta
-    from customer_alive
-    group by all
-
-),
-
-daily_stocks as (
-
-    select
-        periods.source,
-        periods.period_start as day,
-        sum(coalesce(daily_changes.started, 0) - coalesce(daily_changes.cancelled, 0)) over w
-            as alive_at_end,
-        sum(coalesce(daily_customer_changes.customer_delta, 0)) over w as customers_at_end
-
-    from periods
-    left join daily_changes
-        on daily_changes.source = periods.source
-        and daily_changes.change_date = periods.period_start
-    left join daily_customer_changes
-        on daily_customer_changes.source = periods.source
-        and daily_customer_changes.change_date = periods.period_start
-    where periods.period_grain = 'day'
-    window w as (partition by periods.source order by periods.period_start rows unbounded preceding)
 
 ),
 
