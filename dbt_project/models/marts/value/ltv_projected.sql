@@ -4,7 +4,6 @@
     subscriber (DEL) and the residual value of one who has received that many deliveries (DERL).
     DECISIONLOG.md "Projected subscription LTV" gives the formulas. -#}
 
-{%- set rate_var = var('ltv_discount_rate_per_delivery') | string | trim -%}
 {%- set max_n = var('ltv_projected_max_delivery') -%}
 {%- set sum_horizon = var('ltv_sum_horizon_deliveries') -%}
 
@@ -43,11 +42,7 @@ priced as (
         cast(coalesce(products.first_delivery_price, products.price) as double) as first_delivery_price,
         cast(products.price as double) as price,
         cast(products.unit_cost as double) as unit_cost,
-        {% if rate_var in ('', 'None') -%}
-            power(1 + {{ var('ltv_annual_discount_rate') }}, coalesce(products.cycle_days, 30) / 365.0) - 1
-        {%- else -%}
-            cast({{ rate_var }} as double)
-        {%- endif %} as discount_rate_per_delivery
+        {{ per_delivery_discount_rate('products.cycle_days') }} as discount_rate_per_delivery
 
     from parameters
     inner join products
