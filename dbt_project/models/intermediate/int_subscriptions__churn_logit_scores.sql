@@ -1,6 +1,6 @@
 {#- The logistic churn hazard of every scored 定期契約 ('current' rows of
     int_subscriptions__churn_features), one row per contract: logit = intercept + sum of
-    coefficient x z over the f_ columns of the run int_churn_models__scoring_run chose, and the
+    coefficient x z over the f_ columns of the run int_model_runs__churn_scoring_run chose, and the
     three features pushing the risk up the most (the reasons). Without a logistic run the logit is
     0 and there are no reasons (churn_risk_scores then uses the 定期フロー hazard). -#}
 
@@ -15,7 +15,7 @@ features as (
 
 scoring_run as (
 
-    select * from {{ ref('int_churn_models__scoring_run') }}
+    select * from {{ ref('int_model_runs__churn_scoring_run') }}
 
 ),
 

@@ -4,7 +4,7 @@
     value at stake. When the latest run is a fallback (history too thin to fit) or there is no
     run, the 定期フロー hazard by product x delivery number is the probability. DECISIONLOG.md
     "解約予兆 features and scores" gives every definition and why. The pieces: the run applied
-    (int_churn_models__scoring_run), its logit and reasons (int_subscriptions__churn_logit_scores),
+    (int_model_runs__churn_scoring_run), its logit and reasons (int_subscriptions__churn_logit_scores),
     the hazards by product and delivery number (int_products__churn_continuation_hazards) and the
     value of a contract that takes its next delivery (int_products__churn_remaining_value). -#}
 
@@ -38,7 +38,7 @@ reason_codes as (
 
 score_method as (
 
-    select * from {{ ref('int_churn_models__scoring_run') }}
+    select * from {{ ref('int_model_runs__churn_scoring_run') }}
 
 ),
 
