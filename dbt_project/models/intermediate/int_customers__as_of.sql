@@ -20,7 +20,7 @@ identity as (
 
 orders as (
 
-    select * from {{ ref('orders') }}
+    select * from {{ ref('int_orders__as_of') }}
 
 ),
 
@@ -38,7 +38,7 @@ products as (
 
 subscriptions as (
 
-    select * from {{ ref('subscriptions') }}
+    select * from {{ ref('int_subscriptions__as_of') }}
 
 ),
 
