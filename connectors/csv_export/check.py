@@ -144,7 +144,7 @@ class Report:
             if ja:
                 out.append(j)
             if en:
-                out.append(e)
+                out.append(e.lstrip("\n") if ja else e)  # both: the pair stays together
 
         say(f"プロファイル {self.profile} でのチェック結果（何も読み込んでいません）",
             f"Check with profile {self.profile} (nothing was loaded)")
