@@ -60,8 +60,15 @@ def main() -> int:
             "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
         ).fetchall()]
     lists = sorted((settings.outbox_dir / "call_center").glob("*.csv"))
-    print(
-        f"""
+    print(summary(elapsed, settings, tables, lists, kpi, flow, month, loyal))
+    return 0
+
+
+def summary(elapsed, settings, tables, lists, kpi, flow, month, loyal) -> str:
+    """The closing report. Every figure may be NULL (a shop with no 定期契約 has no churn rate,
+    a first month has no complete period): it prints as n/a, never as a crash."""
+    month = month or ("n/a", None, None, None)
+    return f"""
 Done in {elapsed:.1f} s.
 
   Warehouse (pipeline only) : {settings.warehouse}
@@ -71,18 +78,20 @@ Done in {elapsed:.1f} s.
   Call-center list          : {lists[-1] if lists else "(none)"}
 
   As of {kpi["as_of_date"]}:
-    customers                 {kpi["customers"]:>10,}
-    active subscriptions      {kpi["active_subscriptions"]:>10,}
-    F2 rate (2nd purchase)    {kpi["f2_rate"]:>10.1%}
-    monthly churn rate        {kpi["monthly_churn_rate"]:>10.1%}  (last 30 days)
+    customers                 {_count(kpi["customers"]):>10}
+    active subscriptions      {_count(kpi["active_subscriptions"]):>10}
+    F2 rate (2nd purchase)    {_pct(kpi["f2_rate"]):>10}
+    monthly churn rate        {_pct(kpi["monthly_churn_rate"]):>10}  (last 30 days)
     定期フロー, share of first deliveries reaching the 2nd / 4th / 12th:
                               {_pct(flow.get(2))} / {_pct(flow.get(4))} / {_pct(flow.get(12))}
-    churn in {month[0]}          {month[1]:>10.1%}  (voluntary {month[2]:.1%}, payment failure {month[3]:.1%})
-    優良 customers (CPM, active) {loyal:>8,}
+    churn in {month[0]}          {_pct(month[1]):>10}  (voluntary {_pct(month[2])}, payment failure {_pct(month[3])})
+    優良 customers (CPM, active) {_count(loyal):>8}
 
   Explore it all in the Dagster UI: make dev  (http://127.0.0.1:3000)"""
-    )
-    return 0
+
+
+def _count(n: int | None) -> str:
+    return "n/a" if n is None else f"{n:,}"
 
 
 def _pct(x: float | None) -> str:

@@ -1,6 +1,6 @@
 """Command line: check or load a directory of cart CSV exports.
 
-    python -m connectors.csv_export check EXPORT_DIR --profile demo_merchant
+    python -m connectors.csv_export check EXPORT_DIR --profile demo_merchant [--lang ja|en|both]
     python -m connectors.csv_export load  EXPORT_DIR --profile demo_merchant --warehouse w.duckdb
 """
 
@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .check import check_export
 from .errors import CsvExportError
 from .loader import load_export_dir, stream_files
 from .profile import load_profile
-from .reader import read_export
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,21 +24,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warehouse", help="DuckDB file (load)")
     ap.add_argument("--source", default="csv", help="source instance name -> raw_<source>")
     ap.add_argument("--stream", action="append", help="only these streams (repeatable)")
+    ap.add_argument("--lang", choices=["ja", "en", "both"], default="both",
+                    help="language of the check report (default: both)")
     args = ap.parse_args(argv)
     try:
         profile = load_profile(args.profile)
         if args.command == "check":
-            failed = 0
-            for stream, paths in stream_files(args.export_dir, profile, args.stream).items():
-                for path in paths:
-                    try:
-                        parsed = read_export(path, profile, stream)
-                        print(f"ok    {stream:<20} {path.name}: {len(parsed.rows)} rows "
-                              f"({parsed.encoding})")
-                    except CsvExportError as err:
-                        failed += 1
-                        print(f"FAIL  {stream:<20} {err}")
-            return 1 if failed else 0
+            report = check_export(args.export_dir, profile, args.stream)
+            print(report.text(args.lang))
+            return 0 if report.ok else 1
         if not args.warehouse:
             ap.error("load needs --warehouse")
         results = load_export_dir(args.warehouse, args.export_dir, profile,

@@ -28,14 +28,29 @@ from .errors import CsvExportError, Problem
 from .profile import Profile, StreamSpec, load_profile
 from .reader import EXTRA_COLUMN, read_export
 
+#: The raw contract of a CSV source: the columns dbt's `stg_csv__*` models read. Every raw table
+#: has them, whatever the merchant's profile maps; a column or a whole stream the export lacks is
+#: NULL or empty, so dbt builds and the marts (and `check`) know the fact is missing.
+REFERENCE_PROFILE = "demo_merchant"
+
+
+def reference_streams() -> dict[str, StreamSpec]:
+    return dict(load_profile(REFERENCE_PROFILE).streams)
+
+
 def raw_stream(profile: Profile, stream: str, source: str = "csv") -> RawStream:
-    """The raw table definition of one profile stream: its typed columns, then ``_extra``."""
-    spec = profile.stream(stream)
-    columns = tuple(RawColumn(c.name, c.sql_type) for c in spec.columns)
+    """The raw table definition of one stream: the profile's typed columns, the reference
+    columns the profile lacks, then ``_extra``. A stream only the reference has gets its shape."""
+    reference = reference_streams().get(stream)
+    spec = profile.streams.get(stream) or reference or profile.stream(stream)
+    columns = [RawColumn(c.name, c.sql_type) for c in spec.columns]
+    names = {c.name for c in spec.columns}
+    if reference is not None:
+        columns += [RawColumn(c.name, c.sql_type) for c in reference.columns if c.name not in names]
     return RawStream(
         source=source,
         name=spec.name,
-        columns=columns + (RawColumn(EXTRA_COLUMN, "JSON"),),
+        columns=tuple(columns) + (RawColumn(EXTRA_COLUMN, "JSON"),),
         primary_key=spec.primary_key,
         cursor_field=spec.cursor_field,
     )
@@ -68,11 +83,13 @@ def create_tables(
     source: str = "csv",
     streams: Iterable[str] | None = None,
 ) -> list[str]:
-    """Create the (empty) raw tables of the profile's streams that do not exist yet, so that
-    dbt sources resolve before a stream's first export arrives. Returns the streams created.
-    Loads never need this: the first successful load creates its table."""
+    """Create the (empty) raw tables that do not exist yet, so that dbt sources resolve before
+    a stream's first export arrives: the profile's streams and the reference streams it lacks
+    (by default), or ``streams``. Returns the streams created. Loads never need this: the first
+    successful load creates its table."""
     prof = load_profile(profile)
-    names = list(streams) if streams is not None else list(prof.streams)
+    names = (list(streams) if streams is not None
+             else list(prof.streams) + [s for s in reference_streams() if s not in prof.streams])
     created = []
     with open_warehouse(warehouse) as con:
         for name in names:
@@ -186,7 +203,8 @@ def _load_one(
     raise_on_error: bool,
 ) -> SyncResult:
     file = str(path)
-    with RawWriter(con, raw_stream(profile, stream, source), detail=file) as writer:
+    table = raw_stream(profile, stream, source)
+    with RawWriter(con, table, detail=file) as writer:
         try:
             data = path.read_bytes()
             digest = hashlib.sha256(data).hexdigest()
@@ -208,9 +226,14 @@ def _load_one(
                 "loaded_at": utc_now().isoformat(sep=" ", timespec="seconds"),
             }
             state["files"] = loaded
+            rows = parsed.rows
+            pad = len(table.columns) - len(parsed.columns)
+            if pad:  # reference columns the profile lacks: NULL, before _extra
+                nulls = (None,) * pad
+                rows = [r[:-1] + nulls + r[-1:] for r in rows]
             # keys are unique: read_export rejects duplicate primary keys
             return writer.write_batch(
-                parsed.rows, file=file, lines=parsed.lines, state=state, dedupe=False
+                rows, file=file, lines=parsed.lines, state=state, dedupe=False
             )
         except Exception as exc:  # recorded as a failed sync, then raised or returned
             err = exc

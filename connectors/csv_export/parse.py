@@ -8,8 +8,10 @@ for an empty cell, or raises ValueError with a message that shows the offending 
     date      YYYY/M/D or YYYY-M-D ("2026/11/23", "2026-11-23", "2026/1/5"); a midnight time
               part ("2026/11/23 00:00:00", as spreadsheets write dates) is accepted
     datetime  a date, then " " or "T" and H:MM[:SS[.ffffff]] ("2026/11/23 14:05:09",
-              "2026-11-23 14:05"); a bare date means midnight. Naive, in the profile's timezone;
-              returned as naive UTC
+              "2026-11-23 14:05"); a bare date means midnight. Without an offset the time is the
+              profile's timezone (the cart's local time); ISO-8601's "Z" or an offset
+              ("2023-11-02T10:57:54Z", "2026-11-23T14:05:09+09:00", "+0900", "+09") says the
+              zone itself. Returned as naive UTC
     boolean   the profile's true_values / false_values
 
 For every type but string, surrounding whitespace is ignored and a blank cell is None.
@@ -26,7 +28,10 @@ Parser = Callable[[str], Any]
 
 _YEN = re.compile(r"^([+-]?)[¥￥\\]?([+-]?)(\d{1,3}(?:,\d{3})+|\d+)円?$")
 _DATE_HINT = "expected e.g. 2026/11/23 or 2026-11-23"
-_DATETIME_HINT = "expected e.g. 2026/11/23 14:05:09 or 2026-11-23 14:05"
+_DATETIME_HINT = ("expected e.g. 2026/11/23 14:05:09, 2026-11-23 14:05 or "
+                  "2026-11-23T05:05:09Z / +09:00")
+# An ISO-8601 zone designator at the end of a time: Z, or +HH[:MM] / -HH[MM].
+_OFFSET = re.compile(r"(?:[Zz]|([+-])(\d{2})(?::?(\d{2}))?)$")
 
 
 def parse_string(s: str) -> str | None:
@@ -130,18 +135,50 @@ def parse_date(s: str) -> date | None:
         raise ValueError(f"not a valid date: {s!r} ({err})") from None
 
 
+def _offset(time_part: str) -> tuple[str, timedelta | None]:
+    """Split an ISO-8601 zone designator off a time: ("10:57:54", +0:00) for "10:57:54Z"."""
+    m = _OFFSET.search(time_part)
+    if m is None or ":" not in time_part[: m.start()]:
+        return time_part, None
+    if m.group(1) is None:
+        return time_part[: m.start()], timedelta(0)
+    hours, minutes = int(m.group(2)), int(m.group(3) or 0)
+    if hours > 23 or minutes > 59:
+        raise ValueError(f"not a valid UTC offset in {time_part!r}")
+    delta = timedelta(hours=hours, minutes=minutes)
+    return time_part[: m.start()], -delta if m.group(1) == "-" else delta
+
+
 def parse_local_datetime(s: str) -> datetime | None:
-    """Parse a naive datetime as written (no timezone conversion)."""
+    """Parse a naive datetime as written (no timezone conversion; an offset is an error)."""
+    parsed = _parse_datetime(s)
+    if parsed is None:
+        return None
+    local, offset = parsed
+    if offset is not None:
+        raise ValueError(f"not a local datetime: {s!r} carries a UTC offset")
+    return local
+
+
+def _parse_datetime(s: str) -> tuple[datetime, timedelta | None] | None:
+    """(the datetime as written, its UTC offset or None when the text names no zone)."""
     t = s.strip()
     if not t:
         return None
     date_part, time_part = _split(t)
+    offset = None
+    if time_part:
+        try:
+            time_part, offset = _offset(time_part)
+            time_part = time_part.strip()
+        except ValueError as err:
+            raise ValueError(f"not a valid datetime: {s!r} ({err})") from None
     ymd = _ymd(date_part)
     hms = _hms(time_part) if time_part else (0, 0, 0, 0)
     if ymd is None or hms is None:
         raise ValueError(f"not a datetime: {s!r} ({_DATETIME_HINT})")
     try:
-        return datetime(*ymd, *hms)
+        return datetime(*ymd, *hms), offset
     except ValueError as err:
         raise ValueError(f"not a valid datetime: {s!r} ({err})") from None
 
@@ -215,8 +252,11 @@ def make_datetime_parser(tz: ZoneInfo) -> Parser:
                     return to_utc(datetime(*ymd, *hms))  # type: ignore[misc]
                 except ValueError:
                     pass  # e.g. 2026/02/30: the general path words the error
-        local = parse_local_datetime(s)
-        return None if local is None else to_utc(local)
+        parsed = _parse_datetime(s)
+        if parsed is None:
+            return None
+        written, offset = parsed
+        return to_utc(written) if offset is None else written - offset
 
     return parse_datetime
 

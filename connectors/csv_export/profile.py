@@ -33,20 +33,41 @@ SQL_TYPES: dict[str, str] = {
 _IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
 _TOP_KEYS = {"profile", "description", "encoding", "timezone", "true_values", "false_values", "streams"}
 _STREAM_KEYS = {"file", "primary_key", "cursor_field", "columns", "description"}
-_COLUMN_KEYS = {"header", "type", "required", "not_null"}
+_COLUMN_KEYS = {"header", "headers", "join", "split", "pattern", "map", "unmapped", "default",
+                "value", "type", "required", "not_null"}
+_UNMAPPED = ("error", "keep")
 
 
 @dataclass(frozen=True)
 class ColumnSpec:
+    """One raw column and how its text is taken from the export, in this order: the cell of
+    ``header`` (or the non-empty cells of ``headers`` joined by ``join``, or the constant
+    ``value``), then the part ``split`` or ``pattern`` picks, then ``map``, then ``default`` for
+    an empty result, then the type's parser."""
+
     name: str  # raw column name (snake_case)
-    header: str  # CSV header text
+    header: str  # CSV header text ("" for a constant)
     type: str  # one of SQL_TYPES
     required: bool = True  # header must be present
     not_null: bool = False  # every row needs a value
+    headers: tuple[str, ...] = ()  # every header read (one, several with join, none for value)
+    join: str | None = None  # separator for several headers
+    split: tuple[str, int] | None = None  # (separator, 0-based part; negative counts from the end)
+    pattern: re.Pattern[str] | None = None  # regular expression; its one group is the value
+    map: Mapping[str, str] | None = None  # value as written -> value to store
+    unmapped: str = "error"  # a value missing from map: "error" or "keep" it as written
+    default: str | None = None  # text for an empty cell or a missing header
+    value: str | None = None  # a constant: the export has no such column
 
     @property
     def sql_type(self) -> str:
         return SQL_TYPES[self.type]
+
+    @property
+    def derived(self) -> bool:
+        """Anything beyond one header's cell parsed by type."""
+        return bool(self.value is not None or self.join is not None or self.split or self.pattern
+                    or self.map is not None or self.default is not None)
 
 
 @dataclass(frozen=True)
@@ -221,7 +242,6 @@ def _stream(sname: str, sdef: Any, bad) -> StreamSpec | None:
         pk_raw = []
     pk = tuple(pk_raw)
 
-    headers_seen: dict[str, str] = {}
     for cname, cdef in raw_cols.items():
         cname = str(cname)
         where = f"{sname}.{cname}"
@@ -231,30 +251,9 @@ def _stream(sname: str, sdef: Any, bad) -> StreamSpec | None:
         if not isinstance(cdef, dict):
             bad(where, "a column must be a mapping such as {header: 受注番号, type: string}")
             continue
-        for key in sorted(set(cdef) - _COLUMN_KEYS):
-            bad(where, f"unknown key {key!r} (allowed: {', '.join(sorted(_COLUMN_KEYS))})")
-        header = cdef.get("header")
-        if not isinstance(header, str) or not header.strip():
-            bad(where, "missing 'header' (the CSV header text; quote it if it looks like a number)")
-            header = ""
-        header = header.strip()
-        if header and header in headers_seen:
-            bad(where, f"header {header!r} is already mapped to {headers_seen[header]}")
-        headers_seen.setdefault(header, cname)
-        ctype = cdef.get("type")
-        if ctype not in SQL_TYPES:
-            bad(where, f"unknown type {ctype!r} (one of {' | '.join(SQL_TYPES)})")
-            ctype = "string"
-        required = cdef.get("required", True)
-        not_null = cdef.get("not_null", False)
-        for key, value in (("required", required), ("not_null", not_null)):
-            if not isinstance(value, bool):
-                bad(where, f"{key} must be true or false, not {value!r}")
-        if cname in pk:
-            if required is False:
-                bad(where, "a primary key column cannot be required: false")
-            not_null = True  # primary-key columns are always not_null
-        columns.append(ColumnSpec(cname, header, ctype, bool(required), bool(not_null)))
+        column = _column(cname, cdef, where, bad, is_key=cname in pk)
+        if column is not None:
+            columns.append(column)
 
     names = {c.name for c in columns}
     for key in pk:
@@ -268,3 +267,113 @@ def _stream(sname: str, sdef: Any, bad) -> StreamSpec | None:
         bad(sname, f"cursor_field {cursor!r} is not among the columns")
         cursor = None
     return StreamSpec(sname, glob, pk, cursor, tuple(columns))
+
+
+def _text(value: Any) -> str | None:
+    """A YAML scalar as the text a cell would hold; None for a boolean (true/yes/no are ambiguous)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    return None
+
+
+def _column(cname: str, cdef: dict, where: str, bad, *, is_key: bool) -> ColumnSpec | None:
+    for key in sorted(set(cdef) - _COLUMN_KEYS):
+        bad(where, f"unknown key {key!r} (allowed: {', '.join(sorted(_COLUMN_KEYS))})")
+    sources = [k for k in ("header", "headers", "value") if k in cdef]
+    if not sources:
+        bad(where, "missing 'header' (the CSV header text; quote it if it looks like a number); "
+                   "or 'headers' with 'join' for several, or 'value' for a constant")
+        return None
+    if len(sources) > 1:
+        bad(where, f"use one of 'header', 'headers' or 'value', not {' and '.join(sources)}")
+        return None
+    header, headers, value = "", (), None
+    if "header" in cdef:
+        header = cdef["header"].strip() if isinstance(cdef["header"], str) else ""
+        if not header:
+            bad(where, "'header' must be the CSV header text (quote it if it looks like a number)")
+        headers = (header,)
+    elif "headers" in cdef:
+        raw = cdef["headers"]
+        if not isinstance(raw, list) or len(raw) < 2 or not all(isinstance(h, str) and h.strip() for h in raw):
+            bad(where, "'headers' must list two or more CSV header texts")
+            raw = []
+        headers = tuple(h.strip() for h in raw)
+        header = headers[0] if headers else ""
+        if not isinstance(cdef.get("join"), str):
+            bad(where, "'headers' needs 'join', the text put between the non-empty cells (e.g. \" \")")
+    else:
+        value = _text(cdef["value"])
+        if value is None:
+            bad(where, f"'value' must be a string or a number, not {cdef['value']!r} (quote true/false)")
+    join = cdef.get("join")
+    if join is not None and "headers" not in cdef:
+        bad(where, "'join' goes with 'headers'")
+        join = None
+
+    split = None
+    if "split" in cdef:
+        raw = cdef["split"]
+        sep = raw.get("separator") if isinstance(raw, dict) else None
+        index = raw.get("index", 0) if isinstance(raw, dict) else None
+        if (not isinstance(sep, str) or not sep or not isinstance(index, int) or isinstance(index, bool)
+                or set(raw) - {"separator", "index"}):
+            bad(where, "'split' must be {separator: <text>, index: <0-based part, negative from the end>}")
+        else:
+            split = (sep, index)
+    pattern = None
+    if "pattern" in cdef:
+        try:
+            pattern = re.compile(str(cdef["pattern"]))
+            if pattern.groups != 1:
+                bad(where, f"'pattern' needs exactly one group ( ... ), the part kept; it has {pattern.groups}")
+                pattern = None
+        except re.error as err:
+            bad(where, f"'pattern' is not a regular expression: {err}")
+    if split and pattern:
+        bad(where, "use 'split' or 'pattern', not both")
+
+    mapping = None
+    if "map" in cdef:
+        raw = cdef["map"]
+        if not isinstance(raw, dict) or not raw:
+            bad(where, "'map' must map each value as written to the value to store")
+        else:
+            mapping = {}
+            for k, v in raw.items():
+                kt, vt = _text(k), ("" if v is None else _text(v))
+                if kt is None or vt is None:
+                    bad(where, f"map entry {k!r}: {v!r}: quote both sides (true/yes/no are read as booleans)")
+                    continue
+                mapping[kt.strip()] = vt
+    unmapped = cdef.get("unmapped", "error")
+    if unmapped not in _UNMAPPED:
+        bad(where, f"'unmapped' must be one of {' | '.join(_UNMAPPED)}, not {unmapped!r}")
+    if "unmapped" in cdef and mapping is None:
+        bad(where, "'unmapped' goes with 'map'")
+    default = None
+    if "default" in cdef:
+        default = _text(cdef["default"])
+        if default is None:
+            bad(where, f"'default' must be a string or a number, not {cdef['default']!r} (quote true/false)")
+
+    ctype = cdef.get("type")
+    if ctype not in SQL_TYPES:
+        bad(where, f"unknown type {ctype!r} (one of {' | '.join(SQL_TYPES)})")
+        ctype = "string"
+    # A column with a default or a constant does not need its header in the file.
+    required = cdef.get("required", default is None and value is None)
+    not_null = cdef.get("not_null", False)
+    for key, flag in (("required", required), ("not_null", not_null)):
+        if not isinstance(flag, bool):
+            bad(where, f"{key} must be true or false, not {flag!r}")
+    if is_key:
+        if required is False and value is None and default is None:
+            bad(where, "a primary key column cannot be required: false")
+        not_null = True  # primary-key columns are always not_null
+    return ColumnSpec(cname, header, ctype, bool(required), bool(not_null), headers=headers,
+                      join=join if isinstance(join, str) else None, split=split, pattern=pattern,
+                      map=mapping, unmapped=unmapped if unmapped in _UNMAPPED else "error",
+                      default=default, value=value)

@@ -175,44 +175,52 @@ def _read_export(
     for i, h in enumerate(headers):
         norm_positions.setdefault(_norm(h), []).append(i)
 
-    col_index: dict[str, int | None] = {}
+    # Where each raw column's text comes from: the field position of each of its headers, or
+    # None for a constant or an optional header the file lacks.
+    col_index: dict[str, list[int] | None] = {}
     missing_optional: list[str] = []
-    n_required = sum(c.required for c in spec.columns)
+    n_required = sum(c.required and bool(c.headers) for c in spec.columns)
     # A first line with none of the stream's headers is data (a headerless export): its fields
     # are a customer's record, so they are never echoed in a message, not even as a hint.
     looks_like_header = any(
-        positions.get(c.header) or norm_positions.get(_norm(c.header)) for c in spec.columns)
+        positions.get(h) or norm_positions.get(_norm(h)) for c in spec.columns for h in c.headers)
     n_missing = 0
     for order, col in enumerate(spec.columns):
-        found = positions.get(col.header) or norm_positions.get(_norm(col.header))
-        if found and len(found) > 1:
-            cols = " and ".join(str(i + 1) for i in found)
-            problems.add(header_line, col.header,
-                         f"header appears more than once (fields {cols}); which one is "
-                         f"{col.name}?", order=order, bucket="header")
-            found = found[:1]
-        if found:
-            col_index[col.name] = found[0]
-        elif col.required:
-            n_missing += 1
-            hint = difflib.get_close_matches(col.header, headers, n=1, cutoff=0.6) if looks_like_header else []
-            message = f"missing required column {col.header!r} (raw column {col.name})"
-            if hint:
-                message += f" (did you mean {hint[0]!r}?)"
-            if n_missing == 1 and looks_like_header:  # the list once, on the first missing column
-                message += f"; headers found: {', '.join(headers)}"
-            elif n_missing == 1:
-                message += (f"; line {header_line} has none of the {len(spec.columns)} headers of "
-                            f"this stream (its {len(headers)} fields are not shown): is the header row missing?")
-            problems.add(header_line, col.header, message, order=order, bucket="header")
+        found_all: list[int] = []
+        for header in col.headers:
+            found = positions.get(header) or norm_positions.get(_norm(header))
+            if found and len(found) > 1:
+                cols = " and ".join(str(i + 1) for i in found)
+                problems.add(header_line, header,
+                             f"header appears more than once (fields {cols}); which one is "
+                             f"{col.name}?", order=order, bucket="header")
+                found = found[:1]
+            if found:
+                found_all.append(found[0])
+            elif col.required:
+                n_missing += 1
+                hint = difflib.get_close_matches(header, headers, n=1, cutoff=0.6) if looks_like_header else []
+                message = f"missing required column {header!r} (raw column {col.name})"
+                if hint:
+                    message += f" (did you mean {hint[0]!r}?)"
+                if n_missing == 1 and looks_like_header:  # the list once, on the first missing column
+                    message += f"; headers found: {', '.join(headers)}"
+                elif n_missing == 1:
+                    message += (f"; line {header_line} has none of the {len(spec.columns)} headers of "
+                                f"this stream (its {len(headers)} fields are not shown): is the header row missing?")
+                problems.add(header_line, header, message, order=order, bucket="header")
+        if col.headers and len(found_all) == len(col.headers):
+            col_index[col.name] = found_all
         else:
             col_index[col.name] = None
-            missing_optional.append(col.header)
+            if col.headers and not col.required:
+                missing_optional.extend(h for h in col.headers if h not in
+                                        {headers[i] for i in found_all})
     if n_missing > 1 and n_missing * 2 >= n_required:
         problems.add(header_line, None,
                      f"{n_missing} of {n_required} required headers are missing: is this file really "
                      f"for stream {spec.name} (file glob {spec.file})?", order=-1, bucket="header")
-    mapped = {i for i in col_index.values() if i is not None}
+    mapped = {i for idx in col_index.values() if idx for i in idx}
     extra_idx = [i for i in range(len(headers)) if i not in mapped]
     extra_keys = _extra_keys(headers, extra_idx)
 
@@ -246,12 +254,15 @@ def _read_export(
     out_cols: list[list[Any]] = []
     for order, col in enumerate(spec.columns):
         idx = col_index.get(col.name)
-        if idx is None:
+        if idx is None and col.value is None and col.default is None:
             values: list[Any] = [None] * n
         else:
             parser = make_parser(col.type, tz=profile.tz, true_values=profile.true_values,
                                  false_values=profile.false_values)
-            cells = list(map(itemgetter(idx), good_rows))
+            if col.derived:
+                cells = _derived_cells(col, idx, good_rows, good_lines, problems, order)
+            else:
+                cells = list(map(itemgetter(idx[0]), good_rows))
             try:
                 values = list(map(parser, cells))
             except ValueError:
@@ -320,6 +331,54 @@ def _read_export(
         extra_headers=extra_keys,
         missing_optional=missing_optional,
     )
+
+
+def _derived_cells(col, idx: list[int] | None, rows: list[list[str]], lines: list[int],
+                   problems: _Problems, order: int) -> list[str]:
+    """The text of a derived column per row (ColumnSpec's order: source, split or pattern, map,
+    default). A value missing from the map is reported once per distinct value, with its count
+    and first line, and parses as empty."""
+    n = len(rows)
+    if col.value is not None:
+        cells = [col.value] * n
+    elif idx is None:
+        cells = [""] * n
+    elif col.join is not None:
+        cells = [col.join.join(p for p in (r[i].strip() for i in idx) if p) for r in rows]
+    else:
+        cells = list(map(itemgetter(idx[0]), rows))
+    if col.split is not None:
+        sep, part = col.split
+        pieces = [c.split(sep) if c else [] for c in cells]
+        cells = [p[part].strip() if -len(p) <= part < len(p) else "" for p in pieces]
+    elif col.pattern is not None:
+        found = [col.pattern.search(c) if c else None for c in cells]
+        cells = [(m.group(1) or "").strip() if m else "" for m in found]
+    if col.map is not None:
+        mapped, unmapped = [], {}
+        for cell, line in zip(cells, lines):
+            key = cell.strip()
+            if not key:
+                mapped.append("")
+            elif key in col.map:
+                mapped.append(col.map[key])
+            else:
+                first, count = unmapped.get(key, (line, 0))
+                unmapped[key] = (first, count + 1)
+                mapped.append(cell if col.unmapped == "keep" else "")
+        if col.unmapped == "error":
+            known = ", ".join(repr(k) for k in list(col.map)[:10])
+            for key, (first, count) in unmapped.items():
+                rows_word = "row" if count == 1 else "rows"
+                problems.add(first, col.header or col.name,
+                             f"value {key!r} is not in the profile's map for {col.name} "
+                             f"({count} {rows_word}, first on line {first}); mapped: {known}"
+                             f"{', ...' if len(col.map) > 10 else ''}. Add it to the map, or "
+                             f"set unmapped: keep", order=order, bucket=col.name)
+        cells = mapped
+    if col.default is not None:
+        cells = [c if c.strip() else col.default for c in cells]
+    return cells
 
 
 class _Bad:

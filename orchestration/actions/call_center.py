@@ -102,6 +102,36 @@ def select_call_list(
     return rows, entries, counts
 
 
+EMPTY_LIST_CHECK = "call_list_is_not_empty_without_a_reason"
+
+
+def empty_list_reason(con: duckdb.DuckDBPyConnection, counts: dict[str, int],
+                      suppress_days: int) -> str | None:
+    """Why a day with candidates lists nobody, in words an operator can act on; None when the
+    list has rows or there was nobody to call. Unknown phone consent (an export without the
+    column) is told apart from refused consent: the first is fixed in the profile."""
+    if counts["listed"] or not counts["candidates"]:
+        return None
+    n = counts["candidates"]
+    if counts["no_phone_or_opted_out"] == n:
+        records, unknown = con.execute(
+            "select count(*), count(*) filter (where phone_opt_in is null) "
+            "from intermediate.int_customers__unioned").fetchone()
+        if records and unknown == records:
+            return (f"nobody to call: phone consent is unknown for every customer record "
+                    f"({records:,}); the export has no phone-consent column (電話連絡), and unknown "
+                    f"consent is not consent. Map the column in the profile to fill the list "
+                    f"({n:,} customers qualify).")
+        return (f"nobody to call: all {n:,} qualifying customers lack a phone number or refused "
+                f"calls.")
+    parts = [f"{counts[k]:,} {label}" for k, label in (
+        ("no_phone_or_opted_out", "without a phone number or phone consent"),
+        ("suppressed", f"contacted in the last {suppress_days} days"),
+        ("holdout", "held out at random"),
+        ("over_capacity", "over the day's capacity")) if counts[k]]
+    return f"nobody to call among {n:,} qualifying customers: " + ", ".join(parts) + "."
+
+
 def _call_list_row(c: dict, call_order: int, last_listed_on: date | None) -> dict:
     inquiry = None
     if c.get("last_inquiry_date"):
@@ -125,6 +155,10 @@ def build_action_assets(settings: Settings) -> list:
         kinds={"csv"},
         pool=WAREHOUSE_POOL,
         description=POLICY.description,
+        check_specs=[dg.AssetCheckSpec(
+            EMPTY_LIST_CHECK, asset=["actions", "call_center_list"], blocking=False,
+            description="Warns when customers qualify but nobody is listed, saying why (e.g. "
+                        "phone consent unknown because the export lacks the column).")],
     )
     def call_center_list(
         context: dg.AssetExecutionContext, config: CallCenterListConfig, warehouse: WarehouseResource
@@ -135,9 +169,16 @@ def build_action_assets(settings: Settings) -> list:
                 con, day, config.suppress_days, config.holdout_share, config.daily_capacity)
             # Ledger first: if the file write fails, a re-run rewrites the same day's entries.
             record_day(con, POLICY.campaign, POLICY.channel, day, entries, run_id=context.run.run_id)
+            reason = empty_list_reason(con, counts, config.suppress_days)
         path = write_call_list(call_list_path(settings, day), rows, CALL_LIST_COLUMNS, config.encoding)
         context.log.info(f"call-center list for {day}: {counts['listed']} to call -> {path}")
+        if reason:
+            context.log.warning(f"call-center list for {day}: {reason}")
         return dg.MaterializeResult(
+            check_results=[dg.AssetCheckResult(
+                check_name=EMPTY_LIST_CHECK, passed=reason is None,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={"reason": reason or "", **counts})],
             metadata={
                 **counts,
                 "action_date": day.isoformat(),

@@ -69,8 +69,9 @@ def build_csv_export_assets(settings: Settings) -> list:
     def raw_csv_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         selected = [k.path[-1] for k in context.selected_asset_keys]
         with warehouse.connect() as con:
-            # A stream with no file yet still gets its (empty) table, so dbt and counts work.
-            create_tables(con, profile, source=CSV_SOURCE, streams=selected)
+            # A stream with no file yet, or one this cart does not export at all, still gets its
+            # (empty) table, so dbt and counts work and the marts see the fact is missing.
+            create_tables(con, profile, source=CSV_SOURCE)
             results = load_export_dir(
                 con, settings.csv_export_dir, profile, source=CSV_SOURCE, streams=selected
             )

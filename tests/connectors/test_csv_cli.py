@@ -11,7 +11,7 @@ from connectors.csv_export.__main__ import main
 def test_check_and_load(tmp_path: Path, export_dir: Path, capsys) -> None:
     write_csv(export_dir / "orders_1.csv", ORDER_HEADER, ORDERS)
     assert main(["check", str(export_dir), "--profile", "demo_merchant"]) == 0
-    assert "ok    orders" in capsys.readouterr().out
+    assert "[orders] ok 1 file(s), 2 rows" in capsys.readouterr().out
     wh = tmp_path / "w.duckdb"
     assert main(["load", str(export_dir), "--profile", "demo_merchant", "--warehouse", str(wh)]) == 0
     assert query(wh, "SELECT count(*) FROM raw_csv.orders") == [(2,)]

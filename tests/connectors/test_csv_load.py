@@ -301,3 +301,29 @@ def test_create_tables_for_streams_without_files(wh: Path, export_dir: Path) -> 
     assert query(wh, "SELECT count(*) FROM raw_csv.web_events") == [(0,)]
     assert query(wh, "SELECT count(*) FROM raw_csv.orders") == [(2,)]
     assert create_tables(wh, "demo_merchant") == []
+
+
+def test_a_profile_lacking_reference_columns_and_streams_still_gives_the_raw_contract(
+        wh: Path, export_dir: Path, tmp_path: Path) -> None:
+    """staging reads the reference profile's columns: a cart without 電話連絡 or without an
+    inquiries export gets NULLs and an empty table, never a dbt error."""
+    import yaml
+
+    from connectors.csv_export import create_tables
+    data = yaml.safe_load(Path(load_profile("demo_merchant").path).read_text(encoding="utf-8"))
+    data["profile"] = "no_phone_no_inquiries"
+    del data["streams"]["customers"]["columns"]["phone_opt_in"]
+    del data["streams"]["inquiries"]
+    profile_path = tmp_path / "cart.yaml"
+    profile_path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+
+    write_csv(export_dir / "customers_1.csv", CUSTOMER_HEADER, CUSTOMERS)
+    load_export_dir(wh, export_dir, profile_path, streams=["customers"])
+    rows = query(wh, "SELECT count(*), count(phone_opt_in) FROM raw_csv.customers")
+    assert rows == [(len(CUSTOMERS), 0)]  # the column exists, every value unknown
+    assert "inquiries" in create_tables(wh, profile_path)
+    columns = {r[0] for r in query(wh, "SELECT column_name FROM information_schema.columns "
+                                       "WHERE table_schema = 'raw_csv' AND table_name = 'inquiries'")}
+    reference = {c.name for c in load_profile("demo_merchant").stream("inquiries").columns}
+    assert reference <= columns
+    assert query(wh, "SELECT count(*) FROM raw_csv.inquiries") == [(0,)]

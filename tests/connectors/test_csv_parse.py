@@ -63,7 +63,7 @@ def test_datetime_is_converted_from_jst_to_utc() -> None:
     assert p("2026-11-23T14:05:09.5") == datetime(2026, 11, 23, 5, 5, 9, 500000)
     assert p("2026/11/23") == datetime(2026, 11, 22, 15, 0)  # bare date = local midnight
     assert p("") is None
-    for bad in ("2026/11/23 25:00", "2026-11-23T14:05:09+09:00", "11/23 14:05", "2026/02/30 10:00"):
+    for bad in ("2026/11/23 25:00", "2026-11-23T14:05:09+9:00", "11/23 14:05", "2026/02/30 10:00"):
         with pytest.raises(ValueError, match="datetime"):
             p(bad)
 
@@ -72,6 +72,31 @@ def test_datetime_follows_dst_in_other_zones() -> None:
     p = make_parser("datetime", tz=ZoneInfo("America/New_York"))
     assert p("2026-07-01 12:00") == datetime(2026, 7, 1, 16, 0)  # EDT, UTC-4
     assert p("2026-12-01 12:00") == datetime(2026, 12, 1, 17, 0)  # EST, UTC-5
+
+
+@pytest.mark.parametrize("text, utc", [
+    ("2023-11-02T10:57:54Z", datetime(2023, 11, 2, 10, 57, 54)),       # UTC, as APIs export
+    ("2026-11-23T14:05:09+09:00", datetime(2026, 11, 23, 5, 5, 9)),
+    ("2026-11-23T14:05:09+0900", datetime(2026, 11, 23, 5, 5, 9)),
+    ("2026-11-23T14:05:09+09", datetime(2026, 11, 23, 5, 5, 9)),
+    ("2026-11-23 14:05:09 +09:00", datetime(2026, 11, 23, 5, 5, 9)),
+    ("2026-11-23T01:00:00.5-05:30", datetime(2026, 11, 23, 6, 30, 0, 500000)),
+    ("2026-11-23T00:10:00z", datetime(2026, 11, 23, 0, 10)),
+])
+def test_datetime_with_an_offset_ignores_the_profile_timezone(text: str, utc: datetime) -> None:
+    for tz in (TOKYO, ZoneInfo("America/New_York")):
+        assert make_parser("datetime", tz=tz)(text) == utc
+
+
+@pytest.mark.parametrize("text, message", [
+    ("2026-11-23T14:05:09+25:00", "offset"),
+    ("2026-11-23T14:05:09+09:00x", "not a datetime"),
+    ("2026-11-23Z", "not a datetime"),
+])
+def test_datetime_rejects_a_malformed_offset_naming_the_value(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message) as err:
+        make_parser("datetime", tz=TOKYO)(text)
+    assert text in str(err.value)
 
 
 def test_boolean_uses_profile_values() -> None:

@@ -66,8 +66,6 @@ def _base() -> dict:
          "orders", "cursor_field 'changed_at'"),
         (lambda d: d["streams"]["orders"]["columns"]["order_id"].update(not_nul=True),
          "orders.order_id", "unknown key 'not_nul'"),
-        (lambda d: d["streams"]["orders"]["columns"]["updated_at"].update(header="受注番号"),
-         "orders.updated_at", "already mapped"),
         (lambda d: d["streams"]["orders"]["columns"]["order_id"].update(required=False),
          "orders.order_id", "primary key column cannot be required: false"),
         (lambda d: d.update(timezone="Asia/Edo"), None, "unknown timezone"),

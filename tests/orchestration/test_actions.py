@@ -132,3 +132,40 @@ def test_last_listed_date_comes_from_the_ledger_treatment_arm(con):
     rows, _, _ = select_call_list(con, date(2026, 11, 23), 14, 0.0)
     last = {r["customer_key"]: r["last_listed_on"] for r in rows}
     assert last == {"c00": date(2026, 10, 1), "c01": None, "c02": None}
+
+
+def _unioned_customers(con, consents):
+    con.execute("create schema if not exists intermediate")
+    con.execute("create or replace table intermediate.int_customers__unioned (customer_id varchar, phone_opt_in boolean)")
+    con.executemany("insert into intermediate.int_customers__unioned values (?, ?)",
+                    [(str(i), v) for i, v in enumerate(consents)])
+
+
+def _counts(**over):
+    counts = {"candidates": 4, "no_phone_or_opted_out": 0, "suppressed": 0, "holdout": 0,
+              "listed": 0, "over_capacity": 0}
+    counts.update(over)
+    return counts
+
+
+def test_an_empty_list_says_phone_consent_is_unknown_when_the_export_lacks_it(con):
+    from orchestration.actions.call_center import empty_list_reason
+    _unioned_customers(con, [None, None, None])
+    reason = empty_list_reason(con, _counts(no_phone_or_opted_out=4), 7)
+    assert "phone consent is unknown for every customer record (3)" in reason
+    assert "電話連絡" in reason and "4 customers qualify" in reason
+
+
+def test_an_empty_list_tells_refusals_and_other_causes_apart(con):
+    from orchestration.actions.call_center import empty_list_reason
+    _unioned_customers(con, [None, False, True])
+    assert "lack a phone number or refused" in empty_list_reason(con, _counts(no_phone_or_opted_out=4), 7)
+    mixed = empty_list_reason(con, _counts(no_phone_or_opted_out=1, suppressed=2, holdout=1), 7)
+    assert mixed == ("nobody to call among 4 qualifying customers: 1 without a phone number or "
+                     "phone consent, 2 contacted in the last 7 days, 1 held out at random.")
+
+
+def test_a_list_with_rows_or_no_candidates_needs_no_reason(con):
+    from orchestration.actions.call_center import empty_list_reason
+    assert empty_list_reason(con, _counts(listed=1, holdout=3), 7) is None
+    assert empty_list_reason(con, _counts(candidates=0), 7) is None

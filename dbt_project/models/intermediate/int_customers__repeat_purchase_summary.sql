@@ -15,13 +15,13 @@ with
 
 orders as (
 
-    select * from {{ ref('orders') }}
+    select * from {{ ref('int_orders__as_of') }}
 
 ),
 
 subscriptions as (
 
-    select * from {{ ref('subscriptions') }}
+    select * from {{ ref('int_subscriptions__as_of') }}
 
 ),
 

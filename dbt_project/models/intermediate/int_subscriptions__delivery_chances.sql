@@ -25,7 +25,7 @@ subscriptions as (
         first_delivery_ordered_date as first_delivery_date,
         cast(date_trunc('month', first_delivery_ordered_date) as date) as cohort_month
 
-    from {{ ref('subscriptions') }}
+    from {{ ref('int_subscriptions__as_of') }}
     where delivery_count >= 1
 
 ),
