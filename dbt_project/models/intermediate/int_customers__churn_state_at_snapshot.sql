@@ -13,7 +13,7 @@ with
 
 orders as (
 
-    select * from {{ ref('orders') }}
+    select * from {{ ref('int_orders__as_of') }}
     where is_revenue
 
 ),

@@ -56,7 +56,7 @@ paid_unit_prices as (
 
 subscriptions as (
 
-    select * from {{ ref('subscriptions') }}
+    select * from {{ ref('int_subscriptions__as_of') }}
 
 ),
 
@@ -68,7 +68,7 @@ products as (
 
 customers as (
 
-    select * from {{ ref('customers') }}
+    select * from {{ ref('int_customers__as_of') }}
 
 ),
 

@@ -11,7 +11,7 @@ with
 
 subscriptions as (
 
-    select * from {{ ref('subscriptions') }}
+    select * from {{ ref('int_subscriptions__as_of') }}
 
 ),
 

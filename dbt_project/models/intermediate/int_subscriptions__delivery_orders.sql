@@ -9,13 +9,13 @@ with
 
 subscriptions as (
 
-    select * from {{ ref('subscriptions') }}
+    select * from {{ ref('int_subscriptions__as_of') }}
 
 ),
 
 orders as (
 
-    select * from {{ ref('orders') }}
+    select * from {{ ref('int_orders__as_of') }}
     where is_revenue
 
 ),
