@@ -74,7 +74,7 @@ from demo_merchant.generate import generate  # noqa: E402
 from servers import demo_to_colorme, demo_to_recharge  # noqa: E402
 from servers.colorme_server import MAX_LIMIT as COLORME_MAX_LIMIT  # noqa: E402
 from servers.colorme_server import ColorMeServer  # noqa: E402
-from servers.demo_to_api import read_demo, shopify_shop  # noqa: E402
+from servers.demo_to_shopify import read_demo, shopify_shop  # noqa: E402
 from servers.recharge_server import RechargeServer  # noqa: E402
 from servers.shopify_server import ShopifyServer  # noqa: E402
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from servers.demo_to_api import gid, read_demo, shopify_shop
+from servers.demo_to_shopify import gid, read_demo, shopify_shop
 from servers.shopify_server import ALL_SCOPES, ShopifyServer
 
 from connectors.http import AuthError, ResponseFormatError

@@ -1,6 +1,6 @@
 """Real local HTTP servers that follow the providers' documented protocols, for connector tests.
 
-- ``demo_to_api``, ``demo_to_recharge``, ``demo_to_colorme``  convert the demo generator's CSV
+- ``demo_to_shopify``, ``demo_to_recharge``, ``demo_to_colorme``  convert the demo generator's CSV
                       exports into each provider's JSON shapes.
 - ``shopify_server``, ``recharge_server``, ``colorme_server``  each provider's protocol subset,
                       limits included, on 127.0.0.1 (ephemeral port).
