@@ -83,7 +83,7 @@ def test_full_sync_equals_source(server, tmp_path):
         assert result.status == "success"
         assert raw_records(wh, stream) == source_records(server, stream)
     for r in server.requests:
-        assert int(r["params"]["limit"]) <= 50 and "update_date_max" in r["params"]
+        assert int(r.params["limit"]) <= 50 and "update_date_max" in r.params
     sale = next(iter(raw_records(wh, "sales").values()))
     assert sale["details"] and sale["customer"]["id"]
     assert all(TOKEN not in line for line in lines)
@@ -105,7 +105,7 @@ def test_incremental_resync_reflects_updates_and_cancellations(server, tmp_path)
     assert results["sales"].rows_inserted == 1 and results["sales"].rows_updated == 1
     assert results["customers"].rows_updated == 1
     assert raw_records(wh, "sales")[live["id"]]["canceled"] is True
-    assert all("update_date_min" in r["params"] for r in server.requests[n:])
+    assert all("update_date_min" in r.params for r in server.requests[n:])
 
 
 def test_records_moving_during_paging_are_not_lost(server, tmp_path):
@@ -117,10 +117,10 @@ def test_records_moving_during_paging_are_not_lost(server, tmp_path):
     gate = server.gate("sales", 3)
 
     def move():
-        server.gate_reached[("sales", 3)].wait(10)
+        gate.reached.wait(10)
         # updated after the window's end (the sync started earlier): it leaves the window
         server.touch("sales", newest, at=int(time.time()) + 5, memo="updated while paging")
-        gate.set()
+        gate.open()
 
     t = threading.Thread(target=move)
     t.start()
@@ -148,9 +148,9 @@ def test_deleted_records_are_marked(server, tmp_path):
 def test_retries_honour_retry_after(server, tmp_path):
     wh = tmp_path / "w.duckdb"
     sleeps = Sleeps()
-    server.fail_next(503, stream="sales")
-    server.fail_next(429, retry_after=9, stream="sales", after_pages=2)
-    server.fail_next("drop", stream="sales", after_pages=3)
+    server.fail(503, on="sales")
+    server.fail(429, retry_after=9, on="sales", after_pages=2)
+    server.fail("drop", on="sales", after_pages=3)
     result = sync(wh, "sales", settings(server), sleep=sleeps)
     assert result.status == "success" and 9.0 in sleeps
     assert raw_records(wh, "sales") == source_records(server, "sales")
@@ -158,7 +158,7 @@ def test_retries_honour_retry_after(server, tmp_path):
 
 def test_retries_exhausted_fail_cleanly(server, tmp_path):
     wh = tmp_path / "w.duckdb"
-    server.fail_next(*([502] * 10), stream="products")
+    server.fail(502, times=10, on="products")
     with pytest.raises(HttpError) as info:
         sync(wh, "products", settings(server, max_retries=2), sleep=Sleeps())
     assert info.value.status == 502
@@ -201,7 +201,7 @@ def test_missing_scope_is_named(demo_data, tmp_path):
 
 def test_malformed_json_fails_then_resumes(server, tmp_path):
     wh = tmp_path / "w.duckdb"
-    server.fail_next("malformed", stream="sales", after_pages=2)
+    server.fail("malformed", on="sales", after_pages=2)
     with pytest.raises(ResponseFormatError, match="malformed JSON"):
         sync(wh, "sales", settings(server))
     assert query(wh, "SELECT count(*) FROM raw_colorme.sales")[0][0] == 20 + 19
@@ -211,7 +211,7 @@ def test_malformed_json_fails_then_resumes(server, tmp_path):
 
 
 def test_wrong_shape_is_a_format_error(server, tmp_path):
-    server.fail_next("wrong_shape", stream="products")
+    server.fail("wrong_shape", on="products")
     with pytest.raises(ResponseFormatError, match="no 'products' list"):
         sync(tmp_path / "w.duckdb", "products", settings(server))
 
@@ -235,11 +235,11 @@ def test_kill_and_resume_ends_equal_to_source(demo_data, tmp_path, pages):
         child = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path,
                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         try:
-            assert srv.gate_reached[("sales", pages + 1)].wait(30), child.communicate()[0]
+            assert gate.reached.wait(30), child.communicate()[0]
             os.kill(child.pid, signal.SIGKILL)
             child.wait(10)
         finally:
-            gate.set()
+            gate.open()
             if child.poll() is None:
                 child.kill()
         assert child.returncode == -signal.SIGKILL
@@ -288,11 +288,11 @@ def test_pages_are_as_large_as_each_stream_allows(server, tmp_path):
         sync(wh, stream, settings(server, page_size=None))
     limits = {}
     for r in server.requests:
-        limits.setdefault(r["path"], set()).add(int(r["params"]["limit"]))
+        limits.setdefault(r.path, set()).add(int(r.params["limit"]))
     assert limits == {"/v1/sales.json": {100}, "/v1/customers.json": {100}, "/v1/products.json": {50}}
-    assert all(r["status"] == 200 for r in server.requests)
+    assert all(r.status == 200 for r in server.requests)
 
     server.requests.clear()
     sync(tmp_path / "w2.duckdb", "products", settings(server, page_size=80))
-    assert {int(r["params"]["limit"]) for r in server.requests} == {50}
-    assert all(r["status"] == 200 for r in server.requests)
+    assert {int(r.params["limit"]) for r in server.requests} == {50}
+    assert all(r.status == 200 for r in server.requests)

@@ -92,12 +92,12 @@ def test_full_sync_equals_source(server, tmp_path):
         assert result.cursor_value == query(
             wh, f"SELECT CAST(max(updated_at) AS VARCHAR) FROM raw_recharge.{stream}")[0][0]
     # protocol: version pinned, filters only on page 1, cursor + limit afterwards
-    assert {r["version"] for r in server.requests} == {"2021-11"}
+    assert {r.headers.get("X-Recharge-Version") for r in server.requests} == {"2021-11"}
     for r in server.requests:
-        if "cursor" in r["params"]:
-            assert set(r["params"]) == {"cursor", "limit"}
+        if "cursor" in r.params:
+            assert set(r.params) == {"cursor", "limit"}
         else:
-            assert r["params"]["sort_by"] == "updated_at-asc"
+            assert r.params["sort_by"] == "updated_at-asc"
     assert all(TOKEN not in line for line in lines)
     # failed charges are payment failures: status error with the error text kept
     failed = [c for c in raw_records(wh, "charges").values() if c["status"] == "error"]
@@ -130,8 +130,8 @@ def test_incremental_resync_reflects_changes_and_cancellations(server, tmp_path)
     assert sub["cancelled_at"] == cancelled["cancelled_at"]
     assert raw_records(wh, "customers")[cust["id"]]["loyalty_tier"] == "gold"  # drift kept
     # the re-sync asked only for recent records (cursor minus the lookback)
-    first = [r for r in server.requests[n_before:] if "cursor" not in r["params"]]
-    assert all("updated_at_min" in r["params"] for r in first)
+    first = [r for r in server.requests[n_before:] if "cursor" not in r.params]
+    assert all("updated_at_min" in r.params for r in first)
 
 
 def test_deleted_records_are_marked_and_restored(server, tmp_path):
@@ -165,7 +165,7 @@ def test_reconcile_not_run_when_not_due(server, tmp_path):
     server.delete("charges", server.records("charges")[0]["id"])
     n = len(server.requests)
     sync(wh, "charges", settings(server))  # default: every 7 days
-    assert all(r["params"].get("sort_by") != "id-asc" for r in server.requests[n:])
+    assert all(r.params.get("sort_by") != "id-asc" for r in server.requests[n:])
     assert raw_records(wh, "charges", deleted=True) == {}
 
 
@@ -174,10 +174,10 @@ def test_reconcile_not_run_when_not_due(server, tmp_path):
 def test_retries_honour_retry_after(server, tmp_path):
     wh = tmp_path / "w.duckdb"
     sleeps = Sleeps()
-    server.fail_next(503, stream="customers")
-    server.fail_next(429, retry_after=7, stream="customers")
-    server.fail_next("drop", stream="customers")
-    server.fail_next(502, retry_after=2, stream="customers")
+    server.fail(503, on="customers")
+    server.fail(429, retry_after=7, on="customers")
+    server.fail("drop", on="customers")
+    server.fail(502, retry_after=2, on="customers")
     result = sync(wh, "customers", settings(server), sleep=sleeps)
     assert result.status == "success"
     assert raw_records(wh, "customers") == source_records(server, "customers")
@@ -186,7 +186,7 @@ def test_retries_honour_retry_after(server, tmp_path):
 
 def test_retries_exhausted_fail_cleanly(server, tmp_path):
     wh = tmp_path / "w.duckdb"
-    server.fail_next(*([500] * 10), stream="customers")
+    server.fail(500, times=10, on="customers")
     with pytest.raises(HttpError) as info:
         sync(wh, "customers", settings(server, max_retries=2), sleep=Sleeps())
     assert info.value.status == 500
@@ -243,7 +243,7 @@ def test_missing_scope_is_named(demo_data, tmp_path):
 
 def test_malformed_json_fails_then_resumes(server, tmp_path):
     wh = tmp_path / "w.duckdb"
-    server.fail_next("malformed", stream="charges", after_pages=3)  # page 4 is cut short
+    server.fail("malformed", on="charges", after_pages=3)  # page 4 is cut short
     with pytest.raises(ResponseFormatError, match="malformed JSON"):
         sync(wh, "charges", settings(server))
     assert query(wh, "SELECT count(*) FROM raw_recharge.charges")[0][0] == 3 * 25
@@ -253,7 +253,7 @@ def test_malformed_json_fails_then_resumes(server, tmp_path):
 
 
 def test_wrong_shape_is_a_format_error(server, tmp_path):
-    server.fail_next("wrong_shape", stream="customers")
+    server.fail("wrong_shape", on="customers")
     with pytest.raises(ResponseFormatError, match="no 'customers' list"):
         sync(tmp_path / "w.duckdb", "customers", settings(server))
 
@@ -298,11 +298,11 @@ def test_kill_and_resume_ends_equal_to_source(demo_data, tmp_path, pages):
         child = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path,
                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         try:
-            assert srv.gate_reached[("charges", pages + 1)].wait(30), child.communicate()[0]
+            assert gate.reached.wait(30), child.communicate()[0]
             os.kill(child.pid, signal.SIGKILL)  # while it waits for page pages+1
             child.wait(10)
         finally:
-            gate.set()
+            gate.open()
             if child.poll() is None:
                 child.kill()
         assert child.returncode == -signal.SIGKILL
