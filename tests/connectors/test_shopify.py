@@ -18,6 +18,7 @@ from servers.demo_to_shopify import gid, read_demo, shopify_shop
 from servers.shopify_server import ALL_SCOPES, ShopifyServer
 
 from connectors.http import AuthError, ResponseFormatError
+from connectors.testing.http_base import Gate
 from connectors.shopify import SOURCE, ShopifyConfig, sync_stream
 from connectors.shopify.queries import LINE_ITEMS_FIRST
 from demo_merchant.generate import generate
@@ -200,7 +201,7 @@ def test_cost_based_throttle_keeps_within_the_bucket(shop, tmp_path):
 
 
 def test_throttled_errors_are_waited_out(server, tmp_path):
-    server.fail("throttled", times=2, operation="Orders")
+    server.fail("throttled", times=2, on="Orders")
     db = tmp_path / "w.duckdb"
     cfg = ShopifyConfig.from_env(env_for(server, SHOPIFY_BULK="never"))
     gql = cfg.client()
@@ -210,11 +211,11 @@ def test_throttled_errors_are_waited_out(server, tmp_path):
 
 
 def test_429_5xx_and_resets_are_retried(server, tmp_path):
-    server.fail("429", operation="Customers", retry_after="2")
-    server.fail("503", times=2, operation="Orders")
-    server.fail("reset", operation="Products")
-    server.fail("429-date", operation="Orders")
-    server.fail("500", operation="BulkDownload")
+    server.fail(429, on="Customers", retry_after=2)
+    server.fail(503, times=2, on="Orders")
+    server.fail("drop", on="Products")
+    server.fail("429-date", on="Orders")
+    server.fail(500, on="BulkDownload")
     db = tmp_path / "w.duckdb"
     sleeps = Sleeps()
     lines: list[str] = []
@@ -231,7 +232,7 @@ def test_malformed_json_fails_the_sync_without_moving_the_cursor(server, tmp_pat
     env = env_for(server, SHOPIFY_BULK="never", SHOPIFY_PAGE_SIZE="20")
     sync_stream(db, "customers", env, lambda m: None)
     server.touch("customers", "gid://shopify/Customer/4")
-    server.fail("malformed", operation="Customers")
+    server.fail("malformed", on="Customers")
     with pytest.raises(ResponseFormatError) as e:
         sync_stream(db, "customers", env, lambda m: None)
     assert "malformed JSON" in str(e.value)
@@ -283,22 +284,20 @@ def _start_sync(db: Path, env: dict[str, str], stream: str) -> subprocess.Popen:
         cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-def _kill_when_blocked(server: ShopifyServer, proc: subprocess.Popen) -> None:
-    assert server.blocked.wait(30), proc.communicate(timeout=5)
+def _kill_when_blocked(gate: Gate, proc: subprocess.Popen) -> None:
+    assert gate.reached.wait(30), proc.communicate(timeout=5)
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
-    server.block_after_pages(None)
-    server.block_bulk_after_lines(None)
-    server.release()
+    gate.open()
 
 
 @pytest.mark.parametrize("pages", [1, 3, 7])
 def test_kill_mid_paged_sync_and_resume(server, tmp_path, pages):
     db = tmp_path / "w.duckdb"
     env = env_for(server, SHOPIFY_BULK="never", SHOPIFY_PAGE_SIZE="8", SHOPIFY_LOOKBACK_MINUTES="1")
-    server.block_after_pages(pages)
+    gate = server.gate("Orders", pages + 1)
     proc = _start_sync(db, env, "orders")
-    _kill_when_blocked(server, proc)
+    _kill_when_blocked(gate, proc)
     assert proc.returncode == -signal.SIGKILL
     committed = raw(db, "orders")
     assert len(committed) == 8 * pages                 # exactly the pages committed before the kill
@@ -315,12 +314,12 @@ def test_kill_mid_paged_sync_and_resume(server, tmp_path, pages):
 def test_kill_mid_bulk_download_resumes_the_same_operation(server, tmp_path):
     db = tmp_path / "w.duckdb"
     env = env_for(server, SHOPIFY_BULK="always", SHOPIFY_BULK_BATCH="5")
-    server.block_bulk_after_lines(60)
+    gate = server.gate("BulkDownload", 60)
     proc = _start_sync(db, env, "orders")
     for line in proc.stdout:  # the CLI prints a line after each committed bulk batch
         if b"bulk committed" in line:
             break
-    _kill_when_blocked(server, proc)
+    _kill_when_blocked(gate, proc)
     partial = raw(db, "orders")
     assert 0 < len(partial) < len(server.records["orders"])
     con = duckdb.connect(str(db), read_only=True)
@@ -341,7 +340,7 @@ def test_kill_right_after_a_page_is_sent(server, tmp_path):
     ends equal to the source."""
     db = tmp_path / "w.duckdb"
     env = env_for(server, SHOPIFY_BULK="never", SHOPIFY_PAGE_SIZE="5", SHOPIFY_LOOKBACK_MINUTES="1")
-    server.fail("slow", times=1000, operation="Orders", delay=0.05)
+    server.fail("slow", times=1000, on="Orders", delay=0.05)
     proc = _start_sync(db, env, "orders")
     deadline = time.time() + 30
     while server.pages_served < 4 and time.time() < deadline:
