@@ -1,42 +1,30 @@
-"""カラーミーショップ connector against a real local API v1 server (real sockets, demo data)."""
+"""カラーミーショップ connector against a real local API v1 server (real sockets, demo data).
+
+Kill-and-resume is in test_kill_and_resume.py, shared with the other API providers."""
 
 from __future__ import annotations
 
-import json
-import os
 import threading
 import time
-import signal
-import subprocess
-import sys
-import textwrap
-from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
+from datetime import datetime, timedelta, timezone
+from functools import partial
 
 import duckdb
 import pytest
+from connector_fixtures import Sleeps, query, source_records
+from connector_fixtures import raw_records as _raw_records
+from servers.colorme_server import TOKEN, ColorMeServer
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from connectors.colorme import SOURCE, ColorMeSettings, sync  # noqa: E402
-from connectors.http import AuthError, HttpError, ResponseFormatError  # noqa: E402
-from demo_merchant.generate import generate  # noqa: E402
-from tests.connectors.servers.colorme_server import TOKEN, ColorMeServer  # noqa: E402
-from tests.connectors.servers.demo_to_colorme import convert  # noqa: E402
+from connectors.colorme import SOURCE, ColorMeSettings, sync
+from connectors.http import AuthError, HttpError, ResponseFormatError
 
 STREAMS = ("sales", "customers", "products")
+raw_records = partial(_raw_records, schema="raw_colorme")
 
 
-@pytest.fixture(scope="module")
-def demo_data(tmp_path_factory) -> dict:
-    out = tmp_path_factory.mktemp("colorme_demo")
-    generate(out, customers=60, seed=3, as_of=date(2026, 11, 23))
-    data = convert(out)
-    assert len(data["sales"]) > 100 and any(s["canceled"] for s in data["sales"])
-    assert all(s["details"] for s in data["sales"])
-    return data
+@pytest.fixture
+def demo_data(colorme_data) -> dict:
+    return colorme_data
 
 
 @pytest.fixture
@@ -50,29 +38,6 @@ def settings(srv: ColorMeServer, **kw) -> ColorMeSettings:
                 max_retries=4)
     base.update(kw)
     return ColorMeSettings(**base)
-
-
-def query(wh: Path, sql: str, params=None):
-    con = duckdb.connect(str(wh), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
-
-
-def raw_records(wh: Path, stream: str, *, deleted: bool = False) -> dict[int, dict]:
-    rows = query(wh, f"SELECT id, CAST(_record AS VARCHAR) FROM raw_colorme.{stream} "
-                     f"WHERE deleted_at IS {'NOT ' if deleted else ''}NULL")
-    return {rid: json.loads(rec) for rid, rec in rows}
-
-
-def source_records(srv: ColorMeServer, stream: str) -> dict[int, dict]:
-    return {r["id"]: r for r in srv.records(stream)}
-
-
-class Sleeps(list):
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
 
 
 def test_full_sync_equals_source(server, tmp_path):
@@ -214,52 +179,6 @@ def test_wrong_shape_is_a_format_error(server, tmp_path):
     server.fail("wrong_shape", on="products")
     with pytest.raises(ResponseFormatError, match="no 'products' list"):
         sync(tmp_path / "w.duckdb", "products", settings(server))
-
-
-_CHILD = textwrap.dedent("""
-    import sys
-    sys.path.insert(0, {root!r})
-    from connectors.colorme import ColorMeSettings, sync
-    st = ColorMeSettings(token={token!r}, base_url={url!r}, page_size=10,
-                         requests_per_minute=1e7)
-    sync({wh!r}, "sales", st)
-""")
-
-
-@pytest.mark.parametrize("pages", [1, 3, 7])
-def test_kill_and_resume_ends_equal_to_source(demo_data, tmp_path, pages):
-    wh = tmp_path / "w.duckdb"
-    with ColorMeServer(demo_data, per_second=1e6) as srv:
-        gate = srv.gate("sales", pages + 1)
-        code = _CHILD.format(root=str(ROOT), token=TOKEN, url=srv.url, wh=str(wh))
-        child = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path,
-                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        try:
-            assert gate.reached.wait(30), child.communicate()[0]
-            os.kill(child.pid, signal.SIGKILL)
-            child.wait(10)
-        finally:
-            gate.open()
-            if child.poll() is None:
-                child.kill()
-        assert child.returncode == -signal.SIGKILL
-        # committed: exactly the pages served (10, then 9 new per overlapping page)
-        assert query(wh, "SELECT count(*) FROM raw_colorme.sales")[0][0] == 10 + 9 * (pages - 1)
-        (cursor, state, status) = query(
-            wh, "SELECT s.cursor_value, CAST(s.state AS VARCHAR), l.status "
-                "FROM raw_meta.sync_state s JOIN raw_meta.sync_log l USING (sync_id)")[0]
-        assert cursor is None and status == "running"  # the window is not finished
-        assert json.loads(state)["window"]["offset"] == 10 + 9 * (pages - 1)
-        # while it is down, the shop changes: a sale is cancelled, one is added
-        srv.cancel_sale(srv.records("sales")[0]["id"])
-        srv.touch("sales", 88_888, make_date=1_790_000_000, canceled=False, details=[],
-                  customer=None, total_price=500)
-        result = sync(wh, "sales", settings(srv, page_size=10))
-        assert result.status == "success"
-        # changes made after the killed sync's window started belong to the next window
-        sync(wh, "sales", settings(srv, page_size=10))
-        assert raw_records(wh, "sales") == source_records(srv, "sales")
-        assert query(wh, "SELECT count(*) FROM raw_colorme.sales")[0][0] == len(demo_data["sales"]) + 1
 
 
 def test_source_is_discovered_and_syncs_on_an_open_connection(server, tmp_path):

@@ -1,40 +1,28 @@
-"""Recharge connector against a real local Recharge 2021-11 server (real sockets, demo data)."""
+"""Recharge connector against a real local Recharge 2021-11 server (real sockets, demo data).
+
+Kill-and-resume is in test_kill_and_resume.py, shared with the other API providers."""
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
-import textwrap
-from datetime import date, timedelta
-from pathlib import Path
+from datetime import timedelta
+from functools import partial
 
 import duckdb
 import pytest
+from connector_fixtures import Sleeps, query, source_records
+from connector_fixtures import raw_records as _raw_records
+from servers.recharge_server import TOKEN, RechargeServer
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from connectors.http import AuthError, HttpError, ResponseFormatError  # noqa: E402
-from connectors.recharge import SOURCE, RechargeSettings, settings_from_env, sync  # noqa: E402
-from demo_merchant.generate import generate  # noqa: E402
-from tests.connectors.servers.demo_to_recharge import convert  # noqa: E402
-from tests.connectors.servers.recharge_server import TOKEN, RechargeServer  # noqa: E402
+from connectors.http import AuthError, HttpError, ResponseFormatError
+from connectors.recharge import SOURCE, RechargeSettings, settings_from_env, sync
 
 STREAMS = ("customers", "subscriptions", "charges")
+raw_records = partial(_raw_records, schema="raw_recharge")
 
 
-@pytest.fixture(scope="module")
-def demo_data(tmp_path_factory) -> dict:
-    out = tmp_path_factory.mktemp("recharge_demo")
-    generate(out, customers=60, seed=3, as_of=date(2026, 11, 23))
-    data = convert(out)
-    assert len(data["charges"]) > 100 and any(c["status"] == "error" for c in data["charges"])
-    assert any(s["status"] == "cancelled" for s in data["subscriptions"])
-    return data
+@pytest.fixture
+def demo_data(recharge_data) -> dict:
+    return recharge_data
 
 
 @pytest.fixture
@@ -48,34 +36,6 @@ def settings(srv: RechargeServer, **kw) -> RechargeSettings:
                 max_retries=4)
     base.update(kw)
     return RechargeSettings(**base)
-
-
-def raw_records(wh: Path, stream: str, *, deleted: bool = False) -> dict[int, dict]:
-    con = duckdb.connect(str(wh), read_only=True)
-    try:
-        rows = con.execute(
-            f"SELECT id, CAST(_record AS VARCHAR) FROM raw_recharge.{stream} "
-            f"WHERE deleted_at IS {'NOT ' if deleted else ''}NULL").fetchall()
-    finally:
-        con.close()
-    return {rid: json.loads(rec) for rid, rec in rows}
-
-
-def source_records(srv: RechargeServer, stream: str) -> dict[int, dict]:
-    return {r["id"]: r for r in srv.records(stream)}
-
-
-def query(wh: Path, sql: str, params=None):
-    con = duckdb.connect(str(wh), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
-
-
-class Sleeps(list):
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
 
 
 # --- full and incremental -----------------------------------------------------------------------
@@ -275,57 +235,6 @@ def test_schema_drift_new_and_missing_fields(server, tmp_path):
     result = sync(wh, "subscriptions", settings(server))
     assert result.status == "success" and result.rows_updated == 5
     assert raw_records(wh, "subscriptions") == source_records(server, "subscriptions")
-
-
-# --- kill and resume ----------------------------------------------------------------------------
-
-_CHILD = textwrap.dedent("""
-    import sys
-    sys.path.insert(0, {root!r})
-    from connectors.recharge import RechargeSettings, sync
-    st = RechargeSettings(token={token!r}, base_url={url!r}, page_size=10,
-                          leak_per_second=10000)
-    sync({wh!r}, "charges", st)
-""")
-
-
-@pytest.mark.parametrize("pages", [1, 3, 7])
-def test_kill_and_resume_ends_equal_to_source(demo_data, tmp_path, pages):
-    wh = tmp_path / "w.duckdb"
-    with RechargeServer(demo_data, leak_rate=10_000) as srv:
-        gate = srv.gate("charges", pages + 1)
-        code = _CHILD.format(root=str(ROOT), token=TOKEN, url=srv.url, wh=str(wh))
-        child = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path,
-                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        try:
-            assert gate.reached.wait(30), child.communicate()[0]
-            os.kill(child.pid, signal.SIGKILL)  # while it waits for page pages+1
-            child.wait(10)
-        finally:
-            gate.open()
-            if child.poll() is None:
-                child.kill()
-        assert child.returncode == -signal.SIGKILL
-        # exactly the committed pages are there, and the cursor covers only them
-        assert query(wh, "SELECT count(*) FROM raw_recharge.charges")[0][0] == pages * 10
-        (cursor, status) = query(
-            wh, "SELECT s.cursor_value, l.status FROM raw_meta.sync_state s "
-                "JOIN raw_meta.sync_log l USING (sync_id)")[0]
-        assert status == "running"
-        assert cursor == query(
-            wh, "SELECT CAST(max(updated_at) AS VARCHAR) FROM raw_recharge.charges")[0][0]
-        # the source changes while the sync is down: an old committed record is updated,
-        # one is deleted, a new one arrives
-        old = srv.records("charges")[0]
-        srv.touch("charges", old["id"], status="refunded")
-        srv.delete("charges", srv.records("charges")[5]["id"])
-        srv.upsert("charges", dict(old, id=799_000_001))
-
-        result = sync(wh, "charges", settings(srv, page_size=10, reconcile_every=timedelta(0)))
-        assert result.status == "success"
-        assert raw_records(wh, "charges") == source_records(srv, "charges")
-        assert query(wh, "SELECT count(*) FROM raw_recharge.charges")[0][0] == len(
-            {c["id"] for c in demo_data["charges"]} | {799_000_001})
 
 
 def test_source_is_discovered_and_syncs_on_an_open_connection(server, tmp_path):

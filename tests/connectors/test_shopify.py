@@ -9,34 +9,25 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import date
 from pathlib import Path
 
 import duckdb
 import pytest
-from servers.demo_to_shopify import gid, read_demo, shopify_shop
+from connector_fixtures import SHOPIFY_TOKEN as TOKEN
+from connector_fixtures import Sleeps
+from connector_fixtures import assert_shopify_equals_source as assert_equals_source
+from connector_fixtures import shopify_env as env_for
+from connector_fixtures import shopify_raw as raw
+from connector_fixtures import shopify_sync_log as sync_log
+from servers.demo_to_shopify import gid
 from servers.shopify_server import ALL_SCOPES, ShopifyServer
 
 from connectors.http import AuthError, ResponseFormatError
-from connectors.testing.http_base import Gate
 from connectors.shopify import SOURCE, ShopifyConfig, sync_stream
 from connectors.shopify.queries import LINE_ITEMS_FIRST
-from demo_merchant.generate import generate
+from connectors.testing.http_base import Gate
 
 ROOT = Path(__file__).resolve().parents[2]
-TOKEN = "shpat_test_token_0123456789"
-
-
-class Sleeps(list):
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
-
-
-@pytest.fixture(scope="module")
-def shop(tmp_path_factory) -> dict:
-    out = tmp_path_factory.mktemp("demo")
-    generate(out, customers=60, seed=3, as_of=date(2026, 11, 23))
-    return shopify_shop(read_demo(out))
 
 
 @pytest.fixture
@@ -45,45 +36,8 @@ def server(shop):
         yield s
 
 
-def env_for(server: ShopifyServer, **extra: str) -> dict[str, str]:
-    env = {"SHOPIFY_SHOP": "demo-shop", "SHOPIFY_BASE_URL": server.url,
-           "SHOPIFY_ACCESS_TOKEN": TOKEN, "SHOPIFY_BULK_POLL_SECONDS": "0.01",
-           "SHOPIFY_BACKOFF_BASE": "0.01", "SHOPIFY_MAX_RETRIES": "4"}
-    env.update(extra)
-    return env
-
-
-def raw(db: Path, stream: str) -> dict[int, dict]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        rows = con.execute(f"SELECT id, CAST(_record AS VARCHAR), deleted_at, updated_at "
-                           f"FROM raw_shopify.{stream}").fetchall()
-    finally:
-        con.close()
-    assert len(rows) == len({r[0] for r in rows})
-    return {r[0]: {"record": json.loads(r[1]), "deleted_at": r[2], "updated_at": r[3]} for r in rows}
-
-
-def assert_equals_source(db: Path, server: ShopifyServer, stream: str) -> None:
-    got = raw(db, stream)
-    live = {i: r["record"] for i, r in got.items() if r["deleted_at"] is None}
-    expected = server.snapshot(stream)
-    assert sorted(live) == sorted(expected), f"{stream}: ids differ"
-    for i, node in expected.items():
-        assert live[i] == node, f"{stream} {i} differs"
-
-
 def sync_all(db, env, log=None, **kw):
     return {s: sync_stream(db, s, env, log or (lambda m: None), **kw) for s in SOURCE.streams}
-
-
-def sync_log(db: Path) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute("SELECT stream, status, error FROM raw_meta.sync_log "
-                           "ORDER BY started_at").fetchall()
-    finally:
-        con.close()
 
 
 # -- full syncs -------------------------------------------------------------------------------------
@@ -289,26 +243,6 @@ def _kill_when_blocked(gate: Gate, proc: subprocess.Popen) -> None:
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
     gate.open()
-
-
-@pytest.mark.parametrize("pages", [1, 3, 7])
-def test_kill_mid_paged_sync_and_resume(server, tmp_path, pages):
-    db = tmp_path / "w.duckdb"
-    env = env_for(server, SHOPIFY_BULK="never", SHOPIFY_PAGE_SIZE="8", SHOPIFY_LOOKBACK_MINUTES="1")
-    gate = server.gate("Orders", pages + 1)
-    proc = _start_sync(db, env, "orders")
-    _kill_when_blocked(gate, proc)
-    assert proc.returncode == -signal.SIGKILL
-    committed = raw(db, "orders")
-    assert len(committed) == 8 * pages                 # exactly the pages committed before the kill
-    # the source moves on while the sync is down: an already-loaded order changes, one is cancelled
-    first_loaded = sorted(committed)[0]
-    server.touch("orders", f"gid://shopify/Order/{first_loaded}", tags=["変更"])
-    server.cancel_order(f"gid://shopify/Order/{sorted(committed)[-1]}")
-    sync_stream(db, "orders", env, lambda m: None)
-    assert_equals_source(db, server, "orders")
-    log = sync_log(db)
-    assert [s for _, s, _ in log] == ["running", "success"]
 
 
 def test_kill_mid_bulk_download_resumes_the_same_operation(server, tmp_path):
