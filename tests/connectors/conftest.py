@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 from servers import demo_to_colorme, demo_to_recharge
+from servers.colorme_server import ColorMeServer
 from servers.demo_to_shopify import read_demo, shopify_shop
+from servers.recharge_server import RechargeServer
 
 from demo_merchant.generate import generate
 
@@ -56,3 +58,17 @@ def recharge_data(demo_exports) -> dict:
 def shop(demo_exports) -> dict:
     """The demo shop as Shopify GraphQL nodes (deep-copy before handing it to a server)."""
     return shopify_shop(read_demo(demo_exports))
+
+
+@pytest.fixture
+def colorme(colorme_data):
+    """A カラーミー server on the demo shop, request limit out of the way."""
+    with ColorMeServer(colorme_data, per_second=1e6) as srv:
+        yield srv
+
+
+@pytest.fixture
+def recharge(recharge_data):
+    """A Recharge server on the demo shop, leaky bucket out of the way."""
+    with RechargeServer(recharge_data, leak_rate=10_000) as srv:
+        yield srv

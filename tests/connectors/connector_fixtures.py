@@ -170,3 +170,21 @@ def assert_shopify_equals_source(db: Path, server: Any, stream: str) -> None:
 
 def shopify_sync_log(db: Path) -> list[tuple]:
     return query(db, "SELECT stream, status, error FROM raw_meta.sync_log ORDER BY started_at")
+
+
+# -- the REST list-API providers (カラーミー, Recharge): settings for a local server ---------------
+
+def colorme_settings(srv: Any, **kw: Any):
+    from connectors.colorme import ColorMeSettings
+    from servers.colorme_server import TOKEN
+
+    return ColorMeSettings(**{"token": TOKEN, "base_url": srv.url, "page_size": 20,
+                              "requests_per_minute": 1e7, "max_retries": 4, **kw})
+
+
+def recharge_settings(srv: Any, **kw: Any):
+    from connectors.recharge import RechargeSettings
+    from servers.recharge_server import TOKEN
+
+    return RechargeSettings(**{"token": TOKEN, "base_url": srv.url, "page_size": 25,
+                               "leak_per_second": 10_000, "max_retries": 4, **kw})

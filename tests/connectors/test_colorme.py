@@ -11,12 +11,12 @@ from functools import partial
 
 import duckdb
 import pytest
-from connector_fixtures import Sleeps, query, source_records
+from connector_fixtures import Sleeps, colorme_settings, query, source_records
 from connector_fixtures import raw_records as _raw_records
 from servers.colorme_server import TOKEN, ColorMeServer
 
-from connectors.colorme import SOURCE, ColorMeSettings, sync
-from connectors.http import AuthError, HttpError, ResponseFormatError
+from connectors.colorme import SOURCE, sync
+from connectors.http import AuthError, ResponseFormatError
 
 STREAMS = ("sales", "customers", "products")
 raw_records = partial(_raw_records, schema="raw_colorme")
@@ -28,16 +28,11 @@ def demo_data(colorme_data) -> dict:
 
 
 @pytest.fixture
-def server(demo_data):
-    with ColorMeServer(demo_data, per_second=1e6) as srv:
-        yield srv
+def server(colorme):
+    return colorme
 
 
-def settings(srv: ColorMeServer, **kw) -> ColorMeSettings:
-    base = dict(token=TOKEN, base_url=srv.url, page_size=20, requests_per_minute=1e7,
-                max_retries=4)
-    base.update(kw)
-    return ColorMeSettings(**base)
+settings = colorme_settings
 
 
 def test_full_sync_equals_source(server, tmp_path):
@@ -121,15 +116,6 @@ def test_retries_honour_retry_after(server, tmp_path):
     assert raw_records(wh, "sales") == source_records(server, "sales")
 
 
-def test_retries_exhausted_fail_cleanly(server, tmp_path):
-    wh = tmp_path / "w.duckdb"
-    server.fail(502, times=10, on="products")
-    with pytest.raises(HttpError) as info:
-        sync(wh, "products", settings(server, max_retries=2), sleep=Sleeps())
-    assert info.value.status == 502
-    assert query(wh, "SELECT status FROM raw_meta.sync_log") == [("failed",)]
-
-
 def test_request_limit(demo_data, tmp_path):
     # server: a burst of 4, then 40/s; the client spaces requests to 40/s: no 429
     with ColorMeServer(demo_data, bucket_size=4, per_second=40) as srv:
@@ -173,30 +159,6 @@ def test_malformed_json_fails_then_resumes(server, tmp_path):
     assert query(wh, "SELECT cursor_value FROM raw_meta.sync_state") == [(None,)]
     assert sync(wh, "sales", settings(server)).status == "success"
     assert raw_records(wh, "sales") == source_records(server, "sales")
-
-
-def test_wrong_shape_is_a_format_error(server, tmp_path):
-    server.fail("wrong_shape", on="products")
-    with pytest.raises(ResponseFormatError, match="no 'products' list"):
-        sync(tmp_path / "w.duckdb", "products", settings(server))
-
-
-def test_source_is_discovered_and_syncs_on_an_open_connection(server, tmp_path):
-    """What orchestration does: configured_sources(env), then sync on its open connection."""
-    from connectors.api_source import configured_sources
-
-    env = {"COLORME_ACCESS_TOKEN": TOKEN, "COLORME_BASE_URL": server.url,
-           "COLORME_REQUESTS_PER_MINUTE": "1000000"}
-    (source,) = [s for s in configured_sources(env) if s.name == "colorme"]
-    assert source.streams == STREAMS and source.schema == "raw_colorme"
-    con = duckdb.connect(str(tmp_path / "w.duckdb"))
-    try:
-        for stream in STREAMS:
-            assert source.sync(con, stream, env, lambda _line: None).status == "success"
-    finally:
-        con.close()
-    for stream in STREAMS:
-        assert raw_records(tmp_path / "w.duckdb", stream) == source_records(server, stream)
 
 
 def test_pages_are_as_large_as_each_stream_allows(server, tmp_path):
