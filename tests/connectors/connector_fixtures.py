@@ -11,7 +11,7 @@ import csv
 import io
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import duckdb
 
@@ -188,3 +188,19 @@ def recharge_settings(srv: Any, **kw: Any):
 
     return RechargeSettings(**{"token": TOKEN, "base_url": srv.url, "page_size": 25,
                                "leak_per_second": 10_000, "max_retries": 4, **kw})
+
+
+def full_sync(sync: Callable[..., Any], db: Path, streams: tuple[str, ...],
+              settings: Callable[[Any], Any], server: Any, *, schema: str,
+              token: str) -> dict[str, Any]:
+    """Sync every stream of a list-API provider once: each succeeds and its raw table ends
+    equal to the server's records, and no log line shows the token. The results by stream."""
+    lines: list[str] = []
+    results = {}
+    for stream in streams:
+        result = sync(db, stream, settings(server), log=lines.append)
+        assert result.status == "success"
+        assert raw_records(db, stream, schema=schema) == source_records(server, stream)
+        results[stream] = result
+    assert all(token not in line for line in lines)
+    return results

@@ -11,7 +11,8 @@ from functools import partial
 
 import duckdb
 import pytest
-from connector_fixtures import Sleeps, colorme_settings, query, source_records
+from connector_fixtures import Sleeps, full_sync, query, source_records
+from connector_fixtures import colorme_settings as settings
 from connector_fixtures import raw_records as _raw_records
 from servers.colorme_server import TOKEN, ColorMeServer
 
@@ -23,30 +24,17 @@ raw_records = partial(_raw_records, schema="raw_colorme")
 
 
 @pytest.fixture
-def demo_data(colorme_data) -> dict:
-    return colorme_data
-
-
-@pytest.fixture
 def server(colorme):
     return colorme
 
 
-settings = colorme_settings
-
-
 def test_full_sync_equals_source(server, tmp_path):
     wh = tmp_path / "w.duckdb"
-    lines: list[str] = []
-    for stream in STREAMS:
-        result = sync(wh, stream, settings(server), log=lines.append)
-        assert result.status == "success"
-        assert raw_records(wh, stream) == source_records(server, stream)
+    full_sync(sync, wh, STREAMS, settings, server, schema="raw_colorme", token=TOKEN)
     for r in server.requests:
         assert int(r.params["limit"]) <= 50 and "update_date_max" in r.params
     sale = next(iter(raw_records(wh, "sales").values()))
     assert sale["details"] and sale["customer"]["id"]
-    assert all(TOKEN not in line for line in lines)
 
 
 def test_incremental_resync_reflects_updates_and_cancellations(server, tmp_path):
@@ -116,14 +104,14 @@ def test_retries_honour_retry_after(server, tmp_path):
     assert raw_records(wh, "sales") == source_records(server, "sales")
 
 
-def test_request_limit(demo_data, tmp_path):
+def test_request_limit(colorme_data, tmp_path):
     # server: a burst of 4, then 40/s; the client spaces requests to 40/s: no 429
-    with ColorMeServer(demo_data, bucket_size=4, per_second=40) as srv:
+    with ColorMeServer(colorme_data, bucket_size=4, per_second=40) as srv:
         result = sync(tmp_path / "a.duckdb", "sales",
                       settings(srv, page_size=20, requests_per_minute=40 * 60))
         assert result.status == "success" and srv.throttled == 0
     # a client going too fast is told 429 + Retry-After and waits it out
-    with ColorMeServer(demo_data, bucket_size=2, per_second=8, retry_after=0.05) as srv:
+    with ColorMeServer(colorme_data, bucket_size=2, per_second=8, retry_after=0.05) as srv:
         wh = tmp_path / "b.duckdb"
         result = sync(wh, "sales", settings(srv, page_size=20, max_retries=30))
         assert result.status == "success" and srv.throttled > 0
@@ -142,8 +130,8 @@ def test_bad_token_names_the_variable_and_hides_the_secret(server, tmp_path):
     assert "COLORME_ACCESS_TOKEN" in error and secret not in error
 
 
-def test_missing_scope_is_named(demo_data, tmp_path):
-    with ColorMeServer(demo_data, scopes={"read_sales"}, per_second=1e6) as srv:
+def test_missing_scope_is_named(colorme_data, tmp_path):
+    with ColorMeServer(colorme_data, scopes={"read_sales"}, per_second=1e6) as srv:
         assert sync(tmp_path / "w.duckdb", "customers", settings(srv)).status == "success"
         with pytest.raises(AuthError) as info:
             sync(tmp_path / "w.duckdb", "products", settings(srv))

@@ -9,7 +9,8 @@ from functools import partial
 
 import duckdb
 import pytest
-from connector_fixtures import Sleeps, query, recharge_settings, source_records
+from connector_fixtures import Sleeps, full_sync, query, source_records
+from connector_fixtures import recharge_settings as settings
 from connector_fixtures import raw_records as _raw_records
 from servers.recharge_server import TOKEN, RechargeServer
 
@@ -21,27 +22,16 @@ raw_records = partial(_raw_records, schema="raw_recharge")
 
 
 @pytest.fixture
-def demo_data(recharge_data) -> dict:
-    return recharge_data
-
-
-@pytest.fixture
 def server(recharge):
     return recharge
-
-
-settings = recharge_settings
 
 
 # --- full and incremental -----------------------------------------------------------------------
 
 def test_full_sync_equals_source(server, tmp_path):
     wh = tmp_path / "w.duckdb"
-    lines: list[str] = []
-    for stream in STREAMS:
-        result = sync(wh, stream, settings(server), log=lines.append)
-        assert result.status == "success"
-        assert raw_records(wh, stream) == source_records(server, stream)
+    results = full_sync(sync, wh, STREAMS, settings, server, schema="raw_recharge", token=TOKEN)
+    for stream, result in results.items():
         assert result.rows_inserted == len(server.records(stream))
         # cursor = newest updated_at committed
         assert result.cursor_value == query(
@@ -53,7 +43,6 @@ def test_full_sync_equals_source(server, tmp_path):
             assert set(r.params) == {"cursor", "limit"}
         else:
             assert r.params["sort_by"] == "updated_at-asc"
-    assert all(TOKEN not in line for line in lines)
     # failed charges are payment failures: status error with the error text kept
     failed = [c for c in raw_records(wh, "charges").values() if c["status"] == "error"]
     assert failed and all(c["error"] and c["error_type"] for c in failed)
@@ -139,18 +128,18 @@ def test_retries_honour_retry_after(server, tmp_path):
     assert 7.0 in sleeps and 2.0 in sleeps and len(sleeps) == 4
 
 
-def test_client_bucket_keeps_under_the_limit(demo_data, tmp_path):
+def test_client_bucket_keeps_under_the_limit(recharge_data, tmp_path):
     # server: 5-call bucket leaking 40/s; the client bucket matches, so no 429 is ever sent
-    with RechargeServer(demo_data, bucket_size=5, leak_rate=40) as srv:
+    with RechargeServer(recharge_data, bucket_size=5, leak_rate=40) as srv:
         st = settings(srv, page_size=10, bucket_size=5, leak_per_second=40)
         result = sync(tmp_path / "w.duckdb", "charges", st)
         assert result.status == "success" and srv.throttled == 0
         assert srv.page_requests["charges"] > 5
 
 
-def test_server_429_is_waited_out(demo_data, tmp_path):
+def test_server_429_is_waited_out(recharge_data, tmp_path):
     # the client believes in a fast leak; the server throttles and says Retry-After
-    with RechargeServer(demo_data, bucket_size=3, leak_rate=5, retry_after=0.05) as srv:
+    with RechargeServer(recharge_data, bucket_size=3, leak_rate=5, retry_after=0.05) as srv:
         st = settings(srv, page_size=25, bucket_size=1000, leak_per_second=1000, max_retries=20)
         wh = tmp_path / "w.duckdb"
         result = sync(wh, "charges", st)
@@ -175,9 +164,9 @@ def test_bad_token_names_the_variable_and_hides_the_secret(server, tmp_path):
     assert secret not in repr(settings_from_env({"RECHARGE_API_TOKEN": secret}))
 
 
-def test_missing_scope_is_named(demo_data, tmp_path):
+def test_missing_scope_is_named(recharge_data, tmp_path):
     wh = tmp_path / "w.duckdb"
-    with RechargeServer(demo_data, scopes={"read_customers", "read_subscriptions"},
+    with RechargeServer(recharge_data, scopes={"read_customers", "read_subscriptions"},
                         leak_rate=10_000) as srv:
         assert sync(wh, "customers", settings(srv)).status == "success"
         with pytest.raises(AuthError) as info:
@@ -197,8 +186,8 @@ def test_malformed_json_fails_then_resumes(server, tmp_path):
     assert raw_records(wh, "charges") == source_records(server, "charges")
 
 
-def test_an_answer_in_another_api_version_is_refused(demo_data, tmp_path):
-    with RechargeServer(demo_data, leak_rate=10_000, answer_version="2021-01") as srv:
+def test_an_answer_in_another_api_version_is_refused(recharge_data, tmp_path):
+    with RechargeServer(recharge_data, leak_rate=10_000, answer_version="2021-01") as srv:
         with pytest.raises(ResponseFormatError, match="2021-11"):
             sync(tmp_path / "w.duckdb", "customers", settings(srv))
 
