@@ -74,7 +74,7 @@ from demo_merchant.generate import generate  # noqa: E402
 from servers import demo_to_colorme, demo_to_recharge  # noqa: E402
 from servers.colorme_server import MAX_LIMIT as COLORME_MAX_LIMIT  # noqa: E402
 from servers.colorme_server import ColorMeServer  # noqa: E402
-from servers.demo_to_api import read_demo, shopify_shop  # noqa: E402
+from servers.demo_to_shopify import read_demo, shopify_shop  # noqa: E402
 from servers.recharge_server import RechargeServer  # noqa: E402
 from servers.shopify_server import ShopifyServer  # noqa: E402
 
@@ -197,8 +197,8 @@ def bench_recharge(customers: int, settings: dict[str, str]) -> ConnectorRun:
                 return sum(srv.page_requests.values()), srv.throttled
 
             def extra(stream: str) -> dict[str, Any]:
-                limits = {int(r["params"]["limit"]) for r in srv.requests
-                          if r["path"] == f"/{stream}" and r["status"] == 200}
+                limits = {int(r.params["limit"]) for r in srv.requests
+                          if r.path == f"/{stream}" and r.status == 200}
                 return {"page": max(limits), "max_page": RECHARGE_MAX_LIMIT}
 
             expected = {s: len(data[s]) for s in RECHARGE.streams}
@@ -222,8 +222,8 @@ def bench_colorme(customers: int, settings: dict[str, str]) -> ConnectorRun:
                 return sum(srv.page_requests.values()), srv.throttled
 
             def extra(stream: str) -> dict[str, Any]:
-                limits = {int(r["params"]["limit"]) for r in srv.requests
-                          if r["path"] == f"/v1/{stream}.json" and r["status"] == 200}
+                limits = {int(r.params["limit"]) for r in srv.requests
+                          if r.path == f"/v1/{stream}.json" and r.status == 200}
                 return {"page": max(limits), "max_page": COLORME_MAX_LIMIT[stream]}
 
             expected = {s: len(data[s]) for s in COLORME.streams}

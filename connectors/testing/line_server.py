@@ -21,8 +21,8 @@ Follows the public reference (Messaging API reference, https://developers.line.b
   your monthly limit."}``; a 429 delivers nothing (handling-http-429-errors).
 
 What the users received is :attr:`LineServer.delivered`: one entry per (user, accepted request),
-which is what the exactly-once tests count. Faults: :meth:`fail_next` from the base
-(``"drop_after"`` = accepted, answer lost), :attr:`gate`. Run as its own process
+which is what the exactly-once tests count. Faults: :meth:`fail` from the base
+(``"drop_after"`` = accepted, answer lost), :meth:`gate`. Run as its own process
 (``python -m connectors.testing.line_server``, prints its URL), ``GET /_teiki/delivered`` lists
 the deliveries.
 """

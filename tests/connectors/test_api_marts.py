@@ -37,7 +37,7 @@ import pytest
 from demo_pipeline import DEMO_AS_OF
 from servers import demo_to_colorme, demo_to_recharge
 from servers.colorme_server import ColorMeServer
-from servers.demo_to_api import read_demo, shopify_shop
+from servers.demo_to_shopify import read_demo, shopify_shop
 from servers.recharge_server import RechargeServer
 from servers.shopify_server import ShopifyServer
 

@@ -1,104 +1,48 @@
-"""Recharge connector against a real local Recharge 2021-11 server (real sockets, demo data)."""
+"""Recharge connector against a real local Recharge 2021-11 server (real sockets, demo data).
+
+Kill-and-resume is in test_kill_and_resume.py, shared with the other API providers."""
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
-import textwrap
-from datetime import date, timedelta
-from pathlib import Path
+from datetime import timedelta
+from functools import partial
 
 import duckdb
 import pytest
+from connector_fixtures import Sleeps, full_sync, query, source_records
+from connector_fixtures import recharge_settings as settings
+from connector_fixtures import raw_records as _raw_records
+from servers.recharge_server import TOKEN, RechargeServer
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from connectors.http import AuthError, HttpError, ResponseFormatError  # noqa: E402
-from connectors.recharge import SOURCE, RechargeSettings, settings_from_env, sync  # noqa: E402
-from demo_merchant.generate import generate  # noqa: E402
-from tests.connectors.servers.demo_to_recharge import convert  # noqa: E402
-from tests.connectors.servers.recharge_server import TOKEN, RechargeServer  # noqa: E402
+from connectors.http import AuthError, ResponseFormatError
+from connectors.recharge import SOURCE, settings_from_env, sync
 
 STREAMS = ("customers", "subscriptions", "charges")
-
-
-@pytest.fixture(scope="module")
-def demo_data(tmp_path_factory) -> dict:
-    out = tmp_path_factory.mktemp("recharge_demo")
-    generate(out, customers=60, seed=3, as_of=date(2026, 11, 23))
-    data = convert(out)
-    assert len(data["charges"]) > 100 and any(c["status"] == "error" for c in data["charges"])
-    assert any(s["status"] == "cancelled" for s in data["subscriptions"])
-    return data
+raw_records = partial(_raw_records, schema="raw_recharge")
 
 
 @pytest.fixture
-def server(demo_data):
-    with RechargeServer(demo_data, leak_rate=10_000) as srv:
-        yield srv
-
-
-def settings(srv: RechargeServer, **kw) -> RechargeSettings:
-    base = dict(token=TOKEN, base_url=srv.url, page_size=25, leak_per_second=10_000,
-                max_retries=4)
-    base.update(kw)
-    return RechargeSettings(**base)
-
-
-def raw_records(wh: Path, stream: str, *, deleted: bool = False) -> dict[int, dict]:
-    con = duckdb.connect(str(wh), read_only=True)
-    try:
-        rows = con.execute(
-            f"SELECT id, CAST(_record AS VARCHAR) FROM raw_recharge.{stream} "
-            f"WHERE deleted_at IS {'NOT ' if deleted else ''}NULL").fetchall()
-    finally:
-        con.close()
-    return {rid: json.loads(rec) for rid, rec in rows}
-
-
-def source_records(srv: RechargeServer, stream: str) -> dict[int, dict]:
-    return {r["id"]: r for r in srv.records(stream)}
-
-
-def query(wh: Path, sql: str, params=None):
-    con = duckdb.connect(str(wh), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
-
-
-class Sleeps(list):
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
+def server(recharge):
+    return recharge
 
 
 # --- full and incremental -----------------------------------------------------------------------
 
 def test_full_sync_equals_source(server, tmp_path):
     wh = tmp_path / "w.duckdb"
-    lines: list[str] = []
-    for stream in STREAMS:
-        result = sync(wh, stream, settings(server), log=lines.append)
-        assert result.status == "success"
-        assert raw_records(wh, stream) == source_records(server, stream)
+    results = full_sync(sync, wh, STREAMS, settings, server, schema="raw_recharge", token=TOKEN)
+    for stream, result in results.items():
         assert result.rows_inserted == len(server.records(stream))
         # cursor = newest updated_at committed
         assert result.cursor_value == query(
             wh, f"SELECT CAST(max(updated_at) AS VARCHAR) FROM raw_recharge.{stream}")[0][0]
     # protocol: version pinned, filters only on page 1, cursor + limit afterwards
-    assert {r["version"] for r in server.requests} == {"2021-11"}
+    assert {r.headers.get("X-Recharge-Version") for r in server.requests} == {"2021-11"}
     for r in server.requests:
-        if "cursor" in r["params"]:
-            assert set(r["params"]) == {"cursor", "limit"}
+        if "cursor" in r.params:
+            assert set(r.params) == {"cursor", "limit"}
         else:
-            assert r["params"]["sort_by"] == "updated_at-asc"
-    assert all(TOKEN not in line for line in lines)
+            assert r.params["sort_by"] == "updated_at-asc"
     # failed charges are payment failures: status error with the error text kept
     failed = [c for c in raw_records(wh, "charges").values() if c["status"] == "error"]
     assert failed and all(c["error"] and c["error_type"] for c in failed)
@@ -130,8 +74,8 @@ def test_incremental_resync_reflects_changes_and_cancellations(server, tmp_path)
     assert sub["cancelled_at"] == cancelled["cancelled_at"]
     assert raw_records(wh, "customers")[cust["id"]]["loyalty_tier"] == "gold"  # drift kept
     # the re-sync asked only for recent records (cursor minus the lookback)
-    first = [r for r in server.requests[n_before:] if "cursor" not in r["params"]]
-    assert all("updated_at_min" in r["params"] for r in first)
+    first = [r for r in server.requests[n_before:] if "cursor" not in r.params]
+    assert all("updated_at_min" in r.params for r in first)
 
 
 def test_deleted_records_are_marked_and_restored(server, tmp_path):
@@ -165,7 +109,7 @@ def test_reconcile_not_run_when_not_due(server, tmp_path):
     server.delete("charges", server.records("charges")[0]["id"])
     n = len(server.requests)
     sync(wh, "charges", settings(server))  # default: every 7 days
-    assert all(r["params"].get("sort_by") != "id-asc" for r in server.requests[n:])
+    assert all(r.params.get("sort_by") != "id-asc" for r in server.requests[n:])
     assert raw_records(wh, "charges", deleted=True) == {}
 
 
@@ -174,38 +118,28 @@ def test_reconcile_not_run_when_not_due(server, tmp_path):
 def test_retries_honour_retry_after(server, tmp_path):
     wh = tmp_path / "w.duckdb"
     sleeps = Sleeps()
-    server.fail_next(503, stream="customers")
-    server.fail_next(429, retry_after=7, stream="customers")
-    server.fail_next("drop", stream="customers")
-    server.fail_next(502, retry_after=2, stream="customers")
+    server.fail(503, on="customers")
+    server.fail(429, retry_after=7, on="customers")
+    server.fail("drop", on="customers")
+    server.fail(502, retry_after=2, on="customers")
     result = sync(wh, "customers", settings(server), sleep=sleeps)
     assert result.status == "success"
     assert raw_records(wh, "customers") == source_records(server, "customers")
     assert 7.0 in sleeps and 2.0 in sleeps and len(sleeps) == 4
 
 
-def test_retries_exhausted_fail_cleanly(server, tmp_path):
-    wh = tmp_path / "w.duckdb"
-    server.fail_next(*([500] * 10), stream="customers")
-    with pytest.raises(HttpError) as info:
-        sync(wh, "customers", settings(server, max_retries=2), sleep=Sleeps())
-    assert info.value.status == 500
-    assert query(wh, "SELECT status FROM raw_meta.sync_log") == [("failed",)]
-    assert query(wh, "SELECT count(*) FROM raw_meta.sync_state") == [(0,)]
-
-
-def test_client_bucket_keeps_under_the_limit(demo_data, tmp_path):
+def test_client_bucket_keeps_under_the_limit(recharge_data, tmp_path):
     # server: 5-call bucket leaking 40/s; the client bucket matches, so no 429 is ever sent
-    with RechargeServer(demo_data, bucket_size=5, leak_rate=40) as srv:
+    with RechargeServer(recharge_data, bucket_size=5, leak_rate=40) as srv:
         st = settings(srv, page_size=10, bucket_size=5, leak_per_second=40)
         result = sync(tmp_path / "w.duckdb", "charges", st)
         assert result.status == "success" and srv.throttled == 0
         assert srv.page_requests["charges"] > 5
 
 
-def test_server_429_is_waited_out(demo_data, tmp_path):
+def test_server_429_is_waited_out(recharge_data, tmp_path):
     # the client believes in a fast leak; the server throttles and says Retry-After
-    with RechargeServer(demo_data, bucket_size=3, leak_rate=5, retry_after=0.05) as srv:
+    with RechargeServer(recharge_data, bucket_size=3, leak_rate=5, retry_after=0.05) as srv:
         st = settings(srv, page_size=25, bucket_size=1000, leak_per_second=1000, max_retries=20)
         wh = tmp_path / "w.duckdb"
         result = sync(wh, "charges", st)
@@ -230,9 +164,9 @@ def test_bad_token_names_the_variable_and_hides_the_secret(server, tmp_path):
     assert secret not in repr(settings_from_env({"RECHARGE_API_TOKEN": secret}))
 
 
-def test_missing_scope_is_named(demo_data, tmp_path):
+def test_missing_scope_is_named(recharge_data, tmp_path):
     wh = tmp_path / "w.duckdb"
-    with RechargeServer(demo_data, scopes={"read_customers", "read_subscriptions"},
+    with RechargeServer(recharge_data, scopes={"read_customers", "read_subscriptions"},
                         leak_rate=10_000) as srv:
         assert sync(wh, "customers", settings(srv)).status == "success"
         with pytest.raises(AuthError) as info:
@@ -243,7 +177,7 @@ def test_missing_scope_is_named(demo_data, tmp_path):
 
 def test_malformed_json_fails_then_resumes(server, tmp_path):
     wh = tmp_path / "w.duckdb"
-    server.fail_next("malformed", stream="charges", after_pages=3)  # page 4 is cut short
+    server.fail("malformed", on="charges", after_pages=3)  # page 4 is cut short
     with pytest.raises(ResponseFormatError, match="malformed JSON"):
         sync(wh, "charges", settings(server))
     assert query(wh, "SELECT count(*) FROM raw_recharge.charges")[0][0] == 3 * 25
@@ -252,14 +186,8 @@ def test_malformed_json_fails_then_resumes(server, tmp_path):
     assert raw_records(wh, "charges") == source_records(server, "charges")
 
 
-def test_wrong_shape_is_a_format_error(server, tmp_path):
-    server.fail_next("wrong_shape", stream="customers")
-    with pytest.raises(ResponseFormatError, match="no 'customers' list"):
-        sync(tmp_path / "w.duckdb", "customers", settings(server))
-
-
-def test_an_answer_in_another_api_version_is_refused(demo_data, tmp_path):
-    with RechargeServer(demo_data, leak_rate=10_000, answer_version="2021-01") as srv:
+def test_an_answer_in_another_api_version_is_refused(recharge_data, tmp_path):
+    with RechargeServer(recharge_data, leak_rate=10_000, answer_version="2021-01") as srv:
         with pytest.raises(ResponseFormatError, match="2021-11"):
             sync(tmp_path / "w.duckdb", "customers", settings(srv))
 
@@ -275,73 +203,3 @@ def test_schema_drift_new_and_missing_fields(server, tmp_path):
     result = sync(wh, "subscriptions", settings(server))
     assert result.status == "success" and result.rows_updated == 5
     assert raw_records(wh, "subscriptions") == source_records(server, "subscriptions")
-
-
-# --- kill and resume ----------------------------------------------------------------------------
-
-_CHILD = textwrap.dedent("""
-    import sys
-    sys.path.insert(0, {root!r})
-    from connectors.recharge import RechargeSettings, sync
-    st = RechargeSettings(token={token!r}, base_url={url!r}, page_size=10,
-                          leak_per_second=10000)
-    sync({wh!r}, "charges", st)
-""")
-
-
-@pytest.mark.parametrize("pages", [1, 3, 7])
-def test_kill_and_resume_ends_equal_to_source(demo_data, tmp_path, pages):
-    wh = tmp_path / "w.duckdb"
-    with RechargeServer(demo_data, leak_rate=10_000) as srv:
-        gate = srv.gate("charges", pages + 1)
-        code = _CHILD.format(root=str(ROOT), token=TOKEN, url=srv.url, wh=str(wh))
-        child = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path,
-                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        try:
-            assert srv.gate_reached[("charges", pages + 1)].wait(30), child.communicate()[0]
-            os.kill(child.pid, signal.SIGKILL)  # while it waits for page pages+1
-            child.wait(10)
-        finally:
-            gate.set()
-            if child.poll() is None:
-                child.kill()
-        assert child.returncode == -signal.SIGKILL
-        # exactly the committed pages are there, and the cursor covers only them
-        assert query(wh, "SELECT count(*) FROM raw_recharge.charges")[0][0] == pages * 10
-        (cursor, status) = query(
-            wh, "SELECT s.cursor_value, l.status FROM raw_meta.sync_state s "
-                "JOIN raw_meta.sync_log l USING (sync_id)")[0]
-        assert status == "running"
-        assert cursor == query(
-            wh, "SELECT CAST(max(updated_at) AS VARCHAR) FROM raw_recharge.charges")[0][0]
-        # the source changes while the sync is down: an old committed record is updated,
-        # one is deleted, a new one arrives
-        old = srv.records("charges")[0]
-        srv.touch("charges", old["id"], status="refunded")
-        srv.delete("charges", srv.records("charges")[5]["id"])
-        srv.upsert("charges", dict(old, id=799_000_001))
-
-        result = sync(wh, "charges", settings(srv, page_size=10, reconcile_every=timedelta(0)))
-        assert result.status == "success"
-        assert raw_records(wh, "charges") == source_records(srv, "charges")
-        assert query(wh, "SELECT count(*) FROM raw_recharge.charges")[0][0] == len(
-            {c["id"] for c in demo_data["charges"]} | {799_000_001})
-
-
-def test_source_is_discovered_and_syncs_on_an_open_connection(server, tmp_path):
-    """What orchestration does: configured_sources(env), then sync on its open connection."""
-    from connectors.api_source import configured_sources
-
-    env = {"RECHARGE_API_TOKEN": TOKEN, "RECHARGE_BASE_URL": server.url,
-           "RECHARGE_PAGE_SIZE": "50", "RECHARGE_LEAK_RATE": "10000"}
-    (source,) = [s for s in configured_sources(env) if s.name == "recharge"]
-    assert source.streams == STREAMS and source.schema == "raw_recharge"
-    assert not [s for s in configured_sources({}) if s.name == "recharge"]
-    con = duckdb.connect(str(tmp_path / "w.duckdb"))
-    try:
-        for stream in STREAMS:
-            assert source.sync(con, stream, env, lambda _line: None).status == "success"
-    finally:
-        con.close()
-    for stream in STREAMS:
-        assert raw_records(tmp_path / "w.duckdb", stream) == source_records(server, stream)

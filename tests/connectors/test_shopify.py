@@ -9,33 +9,25 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import date
 from pathlib import Path
 
 import duckdb
 import pytest
-from servers.demo_to_api import gid, read_demo, shopify_shop
+from connector_fixtures import SHOPIFY_TOKEN as TOKEN
+from connector_fixtures import Sleeps
+from connector_fixtures import assert_shopify_equals_source as assert_equals_source
+from connector_fixtures import shopify_env as env_for
+from connector_fixtures import shopify_raw as raw
+from connector_fixtures import shopify_sync_log as sync_log
+from servers.demo_to_shopify import gid
 from servers.shopify_server import ALL_SCOPES, ShopifyServer
 
 from connectors.http import AuthError, ResponseFormatError
 from connectors.shopify import SOURCE, ShopifyConfig, sync_stream
 from connectors.shopify.queries import LINE_ITEMS_FIRST
-from demo_merchant.generate import generate
+from connectors.testing.http_base import Gate
 
 ROOT = Path(__file__).resolve().parents[2]
-TOKEN = "shpat_test_token_0123456789"
-
-
-class Sleeps(list):
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
-
-
-@pytest.fixture(scope="module")
-def shop(tmp_path_factory) -> dict:
-    out = tmp_path_factory.mktemp("demo")
-    generate(out, customers=60, seed=3, as_of=date(2026, 11, 23))
-    return shopify_shop(read_demo(out))
 
 
 @pytest.fixture
@@ -44,45 +36,8 @@ def server(shop):
         yield s
 
 
-def env_for(server: ShopifyServer, **extra: str) -> dict[str, str]:
-    env = {"SHOPIFY_SHOP": "demo-shop", "SHOPIFY_BASE_URL": server.url,
-           "SHOPIFY_ACCESS_TOKEN": TOKEN, "SHOPIFY_BULK_POLL_SECONDS": "0.01",
-           "SHOPIFY_BACKOFF_BASE": "0.01", "SHOPIFY_MAX_RETRIES": "4"}
-    env.update(extra)
-    return env
-
-
-def raw(db: Path, stream: str) -> dict[int, dict]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        rows = con.execute(f"SELECT id, CAST(_record AS VARCHAR), deleted_at, updated_at "
-                           f"FROM raw_shopify.{stream}").fetchall()
-    finally:
-        con.close()
-    assert len(rows) == len({r[0] for r in rows})
-    return {r[0]: {"record": json.loads(r[1]), "deleted_at": r[2], "updated_at": r[3]} for r in rows}
-
-
-def assert_equals_source(db: Path, server: ShopifyServer, stream: str) -> None:
-    got = raw(db, stream)
-    live = {i: r["record"] for i, r in got.items() if r["deleted_at"] is None}
-    expected = server.snapshot(stream)
-    assert sorted(live) == sorted(expected), f"{stream}: ids differ"
-    for i, node in expected.items():
-        assert live[i] == node, f"{stream} {i} differs"
-
-
 def sync_all(db, env, log=None, **kw):
     return {s: sync_stream(db, s, env, log or (lambda m: None), **kw) for s in SOURCE.streams}
-
-
-def sync_log(db: Path) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute("SELECT stream, status, error FROM raw_meta.sync_log "
-                           "ORDER BY started_at").fetchall()
-    finally:
-        con.close()
 
 
 # -- full syncs -------------------------------------------------------------------------------------
@@ -200,7 +155,7 @@ def test_cost_based_throttle_keeps_within_the_bucket(shop, tmp_path):
 
 
 def test_throttled_errors_are_waited_out(server, tmp_path):
-    server.fail("throttled", times=2, operation="Orders")
+    server.fail("throttled", times=2, on="Orders")
     db = tmp_path / "w.duckdb"
     cfg = ShopifyConfig.from_env(env_for(server, SHOPIFY_BULK="never"))
     gql = cfg.client()
@@ -210,11 +165,11 @@ def test_throttled_errors_are_waited_out(server, tmp_path):
 
 
 def test_429_5xx_and_resets_are_retried(server, tmp_path):
-    server.fail("429", operation="Customers", retry_after="2")
-    server.fail("503", times=2, operation="Orders")
-    server.fail("reset", operation="Products")
-    server.fail("429-date", operation="Orders")
-    server.fail("500", operation="BulkDownload")
+    server.fail(429, on="Customers", retry_after=2)
+    server.fail(503, times=2, on="Orders")
+    server.fail("drop", on="Products")
+    server.fail("429-date", on="Orders")
+    server.fail(500, on="BulkDownload")
     db = tmp_path / "w.duckdb"
     sleeps = Sleeps()
     lines: list[str] = []
@@ -231,7 +186,7 @@ def test_malformed_json_fails_the_sync_without_moving_the_cursor(server, tmp_pat
     env = env_for(server, SHOPIFY_BULK="never", SHOPIFY_PAGE_SIZE="20")
     sync_stream(db, "customers", env, lambda m: None)
     server.touch("customers", "gid://shopify/Customer/4")
-    server.fail("malformed", operation="Customers")
+    server.fail("malformed", on="Customers")
     with pytest.raises(ResponseFormatError) as e:
         sync_stream(db, "customers", env, lambda m: None)
     assert "malformed JSON" in str(e.value)
@@ -283,44 +238,22 @@ def _start_sync(db: Path, env: dict[str, str], stream: str) -> subprocess.Popen:
         cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-def _kill_when_blocked(server: ShopifyServer, proc: subprocess.Popen) -> None:
-    assert server.blocked.wait(30), proc.communicate(timeout=5)
+def _kill_when_blocked(gate: Gate, proc: subprocess.Popen) -> None:
+    assert gate.reached.wait(30), proc.communicate(timeout=5)
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
-    server.block_after_pages(None)
-    server.block_bulk_after_lines(None)
-    server.release()
-
-
-@pytest.mark.parametrize("pages", [1, 3, 7])
-def test_kill_mid_paged_sync_and_resume(server, tmp_path, pages):
-    db = tmp_path / "w.duckdb"
-    env = env_for(server, SHOPIFY_BULK="never", SHOPIFY_PAGE_SIZE="8", SHOPIFY_LOOKBACK_MINUTES="1")
-    server.block_after_pages(pages)
-    proc = _start_sync(db, env, "orders")
-    _kill_when_blocked(server, proc)
-    assert proc.returncode == -signal.SIGKILL
-    committed = raw(db, "orders")
-    assert len(committed) == 8 * pages                 # exactly the pages committed before the kill
-    # the source moves on while the sync is down: an already-loaded order changes, one is cancelled
-    first_loaded = sorted(committed)[0]
-    server.touch("orders", f"gid://shopify/Order/{first_loaded}", tags=["変更"])
-    server.cancel_order(f"gid://shopify/Order/{sorted(committed)[-1]}")
-    sync_stream(db, "orders", env, lambda m: None)
-    assert_equals_source(db, server, "orders")
-    log = sync_log(db)
-    assert [s for _, s, _ in log] == ["running", "success"]
+    gate.open()
 
 
 def test_kill_mid_bulk_download_resumes_the_same_operation(server, tmp_path):
     db = tmp_path / "w.duckdb"
     env = env_for(server, SHOPIFY_BULK="always", SHOPIFY_BULK_BATCH="5")
-    server.block_bulk_after_lines(60)
+    gate = server.gate("BulkDownload", 60)
     proc = _start_sync(db, env, "orders")
     for line in proc.stdout:  # the CLI prints a line after each committed bulk batch
         if b"bulk committed" in line:
             break
-    _kill_when_blocked(server, proc)
+    _kill_when_blocked(gate, proc)
     partial = raw(db, "orders")
     assert 0 < len(partial) < len(server.records["orders"])
     con = duckdb.connect(str(db), read_only=True)
@@ -341,7 +274,7 @@ def test_kill_right_after_a_page_is_sent(server, tmp_path):
     ends equal to the source."""
     db = tmp_path / "w.duckdb"
     env = env_for(server, SHOPIFY_BULK="never", SHOPIFY_PAGE_SIZE="5", SHOPIFY_LOOKBACK_MINUTES="1")
-    server.fail("slow", times=1000, operation="Orders", delay=0.05)
+    server.fail("slow", times=1000, on="Orders", delay=0.05)
     proc = _start_sync(db, env, "orders")
     deadline = time.time() + 30
     while server.pages_served < 4 and time.time() < deadline:

@@ -7,7 +7,7 @@ import json
 from datetime import date
 
 import dagster as dg
-from servers.demo_to_api import read_demo, shopify_shop
+from servers.demo_to_shopify import read_demo, shopify_shop
 from servers.shopify_server import ShopifyServer
 
 from demo_merchant.generate import generate

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from servers.demo_to_api import read_demo, shopify_shop
+from servers.demo_to_shopify import read_demo, shopify_shop
 from servers.shopify_server import ShopifyServer
 
 from connectors.csv_export import load_export_dir

@@ -58,8 +58,8 @@ def test_rerun_of_an_accepted_message_is_already_sent_and_delivers_nothing(srv, 
 
 
 def test_answer_lost_after_acceptance_is_retried_by_key_and_delivered_once(srv, tmp_path):
-    srv.fail_next("drop_after", path=PUSH)  # LINE accepted it; the answer never arrived
-    srv.fail_next(503, {"message": "Service unavailable"}, path=PUSH)
+    srv.fail("drop_after", on=PUSH)  # LINE accepted it; the answer never arrived
+    srv.fail(503, on=PUSH, body={"message": "Service unavailable"})
     [r] = channel(srv, tmp_path).send([msg(1)])
     assert r.status == "already_sent"  # the retry with the same key got 409
     assert len(srv.received_by(user_id_for("c1"))) == 1

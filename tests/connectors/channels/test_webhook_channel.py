@@ -56,7 +56,7 @@ def test_slack_errors_are_rejected_with_the_code_and_without_the_secret_url(srv,
 
 
 def test_lost_answer_is_failed_not_reposted(srv, tmp_path):
-    srv.fail_next("drop_after")
+    srv.fail("drop_after")
     results = list(slack(srv, tmp_path).send([alert(1), alert(2)]))
     assert [r.status for r in results] == ["failed", "sent"]
     assert "outcome unknown" in results[0].error

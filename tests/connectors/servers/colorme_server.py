@@ -15,20 +15,21 @@
   access token (https://shop-pro.jp/?mode=api_started, "APIの呼び出し制限"), with no burst size;
   the default here lets a burst of 120 through, ``bucket_size=2, per_second=2`` holds a client
   to 2 requests/s (what ``benchmarks/connectors.py`` enforces).
-- Faults on demand (:meth:`fail_next`), gates for kill tests (:meth:`gate`), data changes
-  (:meth:`touch`, :meth:`delete`, :meth:`cancel_sale`).
+- Faults, gates and request records come from ``connectors.testing.http_base``:
+  ``fail(kind, times=1, on=stream, after_pages=n, retry_after=s)`` with kind an HTTP status,
+  ``"malformed"``, ``"wrong_shape"`` or ``"drop"``; ``gate(stream, page)`` holds the request
+  for that list page (kill tests). Data changes: :meth:`touch`, :meth:`delete`,
+  :meth:`cancel_sale`.
 """
 
 from __future__ import annotations
 
 import copy
-import json
-import threading
 import time
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+
+from connectors.testing.http_base import ListApiServer, Request
 
 TOKEN = "cm-test-token-0a1b2c3d4e5f6a7b"
 JST = timezone(timedelta(hours=9))
@@ -47,14 +48,11 @@ def _parse_jst(value: str) -> int:
     return int(datetime.strptime(v, fmt).replace(tzinfo=JST).timestamp())
 
 
-class _Fault:
-    def __init__(self, kind: Any, retry_after: float | None, stream: str | None,
-                 after_pages: int) -> None:
-        self.kind, self.retry_after, self.stream, self.after_pages = (
-            kind, retry_after, stream, after_pages)
+class ColorMeServer(ListApiServer):
+    STREAM_SCOPES = STREAM_SCOPES
+    MESSAGES = {401: "アクセストークンが無効です", 403: "スコープ {scope} が必要です",
+                404: "Not Found", 429: "リクエスト数の上限を超えました"}
 
-
-class ColorMeServer:
     def __init__(
         self,
         data: dict[str, list[dict[str, Any]]],
@@ -66,65 +64,13 @@ class ColorMeServer:
         retry_after: float = 1.0,
         enforce_limit: bool = True,
     ) -> None:
-        self.data = {name: {r["id"]: copy.deepcopy(r) for r in rows} for name, rows in data.items()}
-        self.token = token
-        self.scopes = set(STREAM_SCOPES.values()) if scopes is None else set(scopes)
-        self.bucket_size = bucket_size
-        self.per_second = per_second
-        self.retry_after = retry_after
-        self.enforce_limit = enforce_limit
-        self.lock = threading.RLock()
-        self.faults: list[_Fault] = []
-        self.requests: list[dict[str, Any]] = []
-        self.page_requests: dict[str, int] = {}
-        self.throttled = 0
-        self._level = 0.0
-        self._t = time.monotonic()
-        self._gates: dict[tuple[str, int], threading.Event] = {}
-        self.gate_reached: dict[tuple[str, int], threading.Event] = {}
+        super().__init__(data, token=token, scopes=scopes, bucket_size=bucket_size,
+                         per_second=per_second, retry_after=retry_after,
+                         enforce_limit=enforce_limit)
         self._clock = max((r.get("update_date") or 0 for rows in self.data.values()
                            for r in rows.values()), default=1_700_000_000)
-        self._httpd: ThreadingHTTPServer | None = None
-
-    def __enter__(self) -> "ColorMeServer":
-        server = self
-
-        class Handler(_Handler):
-            srv = server
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        for ev in self._gates.values():
-            ev.set()
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-
-    @property
-    def url(self) -> str:
-        assert self._httpd is not None
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
 
     # -- test controls -----------------------------------------------------------------------
-    def fail_next(self, *kinds: Any, retry_after: float | None = None, stream: str | None = None,
-                  after_pages: int = 0) -> None:
-        """Next requests (of ``stream``, once it served ``after_pages`` pages) get these faults:
-        an HTTP status, ``"malformed"``, ``"wrong_shape"`` or ``"drop"``."""
-        with self.lock:
-            self.faults.extend(_Fault(k, retry_after, stream, after_pages) for k in kinds)
-
-    def gate(self, stream: str, page: int) -> threading.Event:
-        ev = threading.Event()
-        with self.lock:
-            self._gates[(stream, page)] = ev
-            self.gate_reached[(stream, page)] = threading.Event()
-        return ev
-
     def now(self) -> int:
         """Epoch seconds of a change: the real clock (never going back)."""
         with self.lock:
@@ -144,33 +90,23 @@ class ColorMeServer:
     def cancel_sale(self, sale_id: int) -> dict[str, Any]:
         return self.touch("sales", sale_id, canceled=True, total_price=0, product_total_price=0)
 
-    def delete(self, stream: str, record_id: int) -> None:
-        with self.lock:
-            del self.data[stream][record_id]
-
-    def records(self, stream: str) -> list[dict[str, Any]]:
-        with self.lock:
-            return [copy.deepcopy(r) for _, r in sorted(self.data[stream].items())]
-
     # -- protocol ----------------------------------------------------------------------------
-    def _bucket(self) -> bool:
-        with self.lock:
-            now = time.monotonic()
-            self._level = max(0.0, self._level - (now - self._t) * self.per_second)
-            self._t = now
-            if self.enforce_limit and self._level + 1 > self.bucket_size:
-                self.throttled += 1
-                return False
-            self._level += 1
-            return True
+    def target(self, req: Request) -> str:
+        path = req.path
+        return path[len("/v1/"):-len(".json")] if path.startswith("/v1/") and path.endswith(
+            ".json") else ""
 
-    def _take_fault(self, stream: str) -> _Fault | None:
-        with self.lock:
-            for i, f in enumerate(self.faults):
-                if (f.stream is None or f.stream == stream) and (
-                        self.page_requests.get(stream, 0) >= f.after_pages):
-                    return self.faults.pop(i)
-        return None
+    def authorized(self, req: Request) -> bool:
+        return req.headers.get("Authorization") == f"Bearer {self.token}"
+
+    def error(self, status: int, message: str) -> dict[str, Any]:
+        return {"errors": [{"code": status, "message": message, "status": status}]}
+
+    def malformed(self, stream: str) -> bytes:
+        return b'{"' + stream.encode() + b'": [{"id": 3, "make_'
+
+    def wrong_shape(self, stream: str) -> dict[str, Any]:
+        return {"error": None, "items": []}
 
     def list_page(self, stream: str, params: dict[str, str]) -> tuple[int, dict[str, Any]]:
         try:
@@ -179,12 +115,10 @@ class ColorMeServer:
             lo = _parse_jst(params["update_date_min"]) if "update_date_min" in params else None
             hi = _parse_jst(params["update_date_max"]) if "update_date_max" in params else None
         except ValueError as exc:
-            return 400, {"errors": [{"code": 400, "message": f"パラメータが不正です: {exc}",
-                                     "status": 400}]}
+            return 400, self.error(400, f"パラメータが不正です: {exc}")
         top = MAX_LIMIT[stream]
         if not 1 <= limit <= top or offset < 0:
-            return 400, {"errors": [{"code": 400, "message": f"limitは{top}以下で指定してください",
-                                     "status": 400}]}
+            return 400, self.error(400, f"limitは{top}以下で指定してください")
         with self.lock:
             rows = sorted(self.data[stream].values(), key=lambda r: r["id"], reverse=True)
         if lo is not None:
@@ -194,86 +128,3 @@ class ColorMeServer:
         page = rows[offset:offset + limit]
         return 200, {stream: copy.deepcopy(page),
                      "meta": {"total": len(rows), "limit": limit, "offset": offset}}
-
-
-class _Handler(BaseHTTPRequestHandler):
-    srv: ColorMeServer
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-    def _send(self, status: int, body: Any, headers: dict[str, str] | None = None,
-              raw: bytes | None = None) -> None:
-        payload = raw if raw is not None else json.dumps(body, ensure_ascii=False).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(payload)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def do_GET(self) -> None:  # noqa: N802
-        srv = self.srv
-        parts = urlsplit(self.path)
-        params = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-        path = parts.path
-        stream = path[len("/v1/"):-len(".json")] if path.startswith("/v1/") and path.endswith(
-            ".json") else ""
-        entry = {"method": "GET", "path": path, "params": params, "status": None}
-        with srv.lock:
-            srv.requests.append(entry)
-
-        def reply(status: int, body: Any, headers: dict[str, str] | None = None,
-                  raw: bytes | None = None) -> None:
-            entry["status"] = status
-            self._send(status, body, headers, raw)
-
-        if not srv._bucket():
-            reply(429, {"errors": [{"code": 429, "message": "リクエスト数の上限を超えました",
-                                    "status": 429}]},
-                  {"Retry-After": f"{srv.retry_after:g}"})
-            return
-        fault = srv._take_fault(stream)
-        if fault is not None:
-            if fault.kind == "drop":
-                entry["status"] = "drop"
-                self.close_connection = True
-                self.connection.shutdown(2)
-                return
-            if fault.kind == "malformed":
-                reply(200, None, raw=b'{"' + stream.encode() + b'": [{"id": 3, "make_')
-                return
-            if fault.kind == "wrong_shape":
-                reply(200, {"error": None, "items": []})
-                return
-            hdr = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
-            reply(int(fault.kind), {"errors": [{"code": int(fault.kind),
-                                                "message": f"simulated {fault.kind}",
-                                                "status": int(fault.kind)}]}, hdr)
-            return
-        if self.headers.get("Authorization") != f"Bearer {srv.token}":
-            reply(401, {"errors": [{"code": 401, "message": "アクセストークンが無効です",
-                                    "status": 401}]})
-            return
-        if stream not in STREAM_SCOPES:
-            reply(404, {"errors": [{"code": 404, "message": "Not Found", "status": 404}]})
-            return
-        scope = STREAM_SCOPES[stream]
-        if scope not in srv.scopes:
-            reply(403, {"errors": [{"code": 403, "message": f"スコープ {scope} が必要です",
-                                    "status": 403}]})
-            return
-        with srv.lock:
-            n = srv.page_requests.get(stream, 0) + 1
-            gate = srv._gates.get((stream, n))
-            reached = srv.gate_reached.get((stream, n))
-        if gate is not None and reached is not None:
-            reached.set()
-            gate.wait(30)
-        status, body = srv.list_page(stream, params)
-        if status == 200:
-            with srv.lock:
-                srv.page_requests[stream] = srv.page_requests.get(stream, 0) + 1
-        reply(status, body)

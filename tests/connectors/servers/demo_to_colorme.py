@@ -18,7 +18,7 @@ from typing import Any
 
 from connectors.csv_export import read_export
 
-from .demo_to_api import shopify_id as number
+from .demo_to_shopify import shopify_id as number
 
 PROFILE = "demo_merchant"
 ACCOUNT_ID = "PA01234567"

@@ -18,7 +18,7 @@ shapes them the way Recharge's 2021-11 list endpoints return them, for the local
 
 Ids: Recharge ids are integers; the demo's ``C000123`` becomes ``CUSTOMER_ID_BASE + 123`` and so
 on, deterministically, so tests can map both ways. The Shopify ids in ``external_*_id.ecommerce``
-follow ``demo_to_api`` (the Shopify test server's mapping): customer ``C000123`` -> ``"123"``,
+follow ``demo_to_shopify`` (the Shopify test server's mapping): customer ``C000123`` -> ``"123"``,
 order ``O0000045`` -> ``"45"``, product = its 1-based row in products.csv, variant = the same
 number. Timestamps are ISO 8601 with ``+00:00``.
 """
@@ -33,7 +33,7 @@ from typing import Any
 
 from connectors.csv_export import read_export
 
-from .demo_to_api import shopify_id
+from .demo_to_shopify import shopify_id
 
 PROFILE = "demo_merchant"
 

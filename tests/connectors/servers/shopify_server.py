@@ -4,8 +4,8 @@
     with ShopifyServer(shop_data, token="shpat_test") as server:     # 127.0.0.1, ephemeral port
         env = {"SHOPIFY_SHOP": "demo", "SHOPIFY_BASE_URL": server.url,
                "SHOPIFY_ACCESS_TOKEN": "shpat_test"}
-        server.fail("503", times=2)                 # scripted faults, see Fault
-        server.block_after_pages(3)                 # hold page 4 until server.release()
+        server.fail(503, times=2)                   # scripted faults, see fault_reply
+        gate = server.gate("Orders", 4)             # hold the 4th Orders page until gate.open()
 
 Protocol followed (https://shopify.dev/docs/api/admin-graphql, 2026-10):
 - ``POST /admin/api/<version>/graphql.json`` with ``X-Shopify-Access-Token``; a wrong token is
@@ -29,10 +29,14 @@ Protocol followed (https://shopify.dev/docs/api/admin-graphql, 2026-10):
   ``GET /bulk/<n>.jsonl`` without a token, like Shopify's signed URL.
 
 Test controls: ``upsert``/``touch``/``cancel_order``/``delete_product``/``remove_field`` change
-data between runs (updatedAt moves to the server's now); ``fail`` scripts faults (429 with
-Retry-After seconds or HTTP date, 5xx, malformed JSON, THROTTLED, connection reset, 401/403);
-``block_after_pages``/``block_bulk_after_lines`` hold a response until ``release()`` so a test
-can SIGKILL a client at a known point; ``log`` lists every request (operation, variables).
+data between runs (updatedAt moves to the server's now). Faults, gates and request records come
+from ``connectors.testing.http_base``: ``fail(kind, times=1, on=operation)`` (kinds: 429 with
+``retry_after`` seconds (default 1), ``"429-date"`` (Retry-After as an HTTP date), 500/502/503/
+504, 401/403, ``"malformed"`` JSON, ``"throttled"`` (empties the cost bucket), ``"drop"``
+(connection reset), ``"slow"`` (``delay`` seconds)); ``gate(operation, page)`` holds that page
+of a paginated stream and ``gate("BulkDownload", n)`` a bulk file after n lines until
+``gate.open()``, so a test can SIGKILL a client at a known point; ``log`` lists every GraphQL
+request (operation, variables) and bulk download.
 """
 
 from __future__ import annotations
@@ -42,13 +46,11 @@ import copy
 import email.utils
 import json
 import re
-import threading
-import time
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
+
+from connectors.testing.http_base import Fault, LeakyBucket, LocalHttpServer, Reply, Request
 
 ALL_SCOPES = frozenset({"read_customers", "read_orders", "read_all_orders", "read_products"})
 STREAM_OPS = {"Customers": "customers", "Orders": "orders", "Products": "products"}
@@ -61,16 +63,6 @@ OP_SCOPE = {
     "ProductDeletions": "read_products",
 }
 NESTED = {"orders": "lineItems", "products": "variants"}
-
-
-@dataclass
-class Fault:
-    kind: str                 # 429 | 429-date | 500 | 502 | 503 | malformed | throttled |
-                              # reset | 401 | 403 | slow
-    times: int = 1
-    operation: str | None = None   # only requests of this operation (None: any)
-    retry_after: str | None = "1"
-    delay: float = 0.0             # for "slow"
 
 
 def _iso(dt: datetime) -> str:
@@ -91,7 +83,9 @@ def _uncursor(cursor: str) -> tuple[str, int]:
     return u, n
 
 
-class ShopifyServer:
+class ShopifyServer(LocalHttpServer):
+    json_type = "application/json; charset=utf-8"
+
     def __init__(
         self,
         shop: dict[str, list[dict[str, Any]]],
@@ -104,6 +98,7 @@ class ShopifyServer:
         bulk_polls: int = 1,
         now: Callable[[], datetime] | None = None,
     ) -> None:
+        super().__init__()
         self.records: dict[str, dict[str, dict[str, Any]]] = {
             s: {n["id"]: copy.deepcopy(n) for n in shop.get(s, [])}
             for s in ("customers", "orders", "products")
@@ -116,84 +111,46 @@ class ShopifyServer:
         self.api_version = api_version
         self.bulk_polls = bulk_polls
         self._now = now or (lambda: datetime.now(timezone.utc))
-        self._available = self.bucket_max
-        self._t = time.monotonic()
-        self.lock = threading.RLock()
-        self.faults: list[Fault] = []
-        self.log: list[dict[str, Any]] = []
-        self.pages_served = 0
+        self.bucket = LeakyBucket(self.bucket_max, self.restore_rate)  # spent query cost
         self.points_spent = 0.0
         self.costs: list[tuple[str, float, float]] = []  # (operation, requested, actual) run
         self.throttled = 0
-        self._block_pages: int | None = None
-        self._block_lines: int | None = None
-        self.blocked = threading.Event()
-        self._release = threading.Event()
         self.bulk_ops: dict[int, dict[str, Any]] = {}
         self.bulk_files: dict[int, bytes] = {}
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self._clock_bump = 0
 
-    # -- lifecycle -----------------------------------------------------------------------------
-    def start(self) -> "ShopifyServer":
-        server = self
-
-        class Handler(_Handler):
-            shop = server
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._release.set()
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-
-    def __enter__(self) -> "ShopifyServer":
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
-
     @property
-    def url(self) -> str:
-        assert self._httpd is not None, "server not started"
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+    def graphql_path(self) -> str:
+        return f"/admin/api/{self.api_version}/graphql.json"
 
     @property
     def graphql_url(self) -> str:
-        return f"{self.url}/admin/api/{self.api_version}/graphql.json"
+        return self.url + self.graphql_path
+
+    @property
+    def pages_served(self) -> int:
+        """Pages of the paginated streams served (all streams)."""
+        with self.lock:
+            return sum(self.page_requests.values())
+
+    @property
+    def log(self) -> list[dict[str, Any]]:
+        """Every GraphQL request (operation, variables, token) and bulk download, in order."""
+        out = []
+        for r in list(self.requests):
+            if r.method == "GET" and r.target == "BulkDownload":
+                out.append({"operation": "BulkDownload", "variables": {}, "path": r.path})
+            elif r.method == "POST" and r.path == self.graphql_path:
+                try:
+                    body = json.loads(r.body or b"{}")
+                except ValueError:
+                    continue
+                out.append({"operation": body.get("operationName"),
+                            "variables": body.get("variables") or {},
+                            "token": r.headers.get("X-Shopify-Access-Token")})
+        return out
 
     # -- test controls -------------------------------------------------------------------------
-    def fail(self, kind: str, times: int = 1, *, operation: str | None = None,
-             retry_after: str | None = "1", delay: float = 0.0) -> None:
-        with self.lock:
-            self.faults.append(Fault(kind, times, operation, retry_after, delay))
-
-    def block_after_pages(self, n: int | None) -> None:
-        """Hold the response to stream page n+1 (of any paginated stream) until release()."""
-        with self.lock:
-            self._block_pages = n
-            self.blocked.clear()
-            self._release.clear()
-
-    def block_bulk_after_lines(self, n: int | None) -> None:
-        """While serving a bulk JSONL file, stop after n lines until release()."""
-        with self.lock:
-            self._block_lines = n
-            self.blocked.clear()
-            self._release.clear()
-
-    def release(self) -> None:
-        self._release.set()
-
     def now_iso(self) -> str:
         """The server's now, strictly increasing per call (distinct updatedAt values)."""
         with self.lock:
@@ -247,26 +204,102 @@ class ShopifyServer:
         return [e["operation"] for e in self.log]
 
     # -- cost bucket ---------------------------------------------------------------------------
-    def _restore(self) -> None:
-        now = time.monotonic()
-        self._available = min(self.bucket_max, self._available + (now - self._t) * self.restore_rate)
-        self._t = now
-
     def _status(self) -> dict[str, float]:
         return {"maximumAvailable": self.bucket_max,
-                "currentlyAvailable": round(self._available, 1),
+                "currentlyAvailable": round(self.bucket.size - self.bucket.level, 1),
                 "restoreRate": self.restore_rate}
 
     # -- request handling ----------------------------------------------------------------------
-    def take_fault(self, operation: str | None) -> Fault | None:
+    def target(self, req: Request) -> str | None:
+        """The GraphQL operation name, or "BulkDownload" for a bulk file."""
+        if req.method == "GET":
+            m = re.fullmatch(r"/bulk/(\d+)\.jsonl", req.path)
+            return "BulkDownload" if m and int(m.group(1)) in self.bulk_files else None
+        try:
+            return json.loads(req.body or b"{}").get("operationName")
+        except (ValueError, AttributeError):
+            return None
+
+    def _reply(self, status: int, body: Any, headers: dict[str, str] | None = None,
+               content_type: str = "application/json; charset=utf-8") -> Reply:
+        return Reply(status, body, {"Content-Type": content_type,
+                                    "X-Request-Id": uuid.uuid4().hex, **(headers or {})})
+
+    def respond(self, req: Request) -> Reply:
+        if req.method == "GET":
+            return self._download(req)
+        if req.method != "POST" or req.path != self.graphql_path:
+            return self._reply(404, {"errors": "Not Found"})
+        try:
+            body = json.loads(req.body or b"{}")
+        except ValueError:
+            return self._reply(400, {"errors": "Invalid JSON in request body"})
+        if req.headers.get("X-Shopify-Access-Token") != self.token:
+            return self._reply(401, {"errors": "[API] Invalid API key or access token "
+                                               "(unrecognized login or wrong password)"})
+        fault = self.take_fault(req.target)
+        if fault is not None:
+            reply = self.fault_reply(fault, req)
+            if reply is not None:
+                return reply
+        if req.target in STREAM_OPS:
+            self.at_gate(req.target, self.next_page(req.target), timeout=60)
+        status, payload = self.graphql(body)
+        return self._reply(status, payload)
+
+    def _download(self, req: Request) -> Reply:
+        if req.target != "BulkDownload":
+            return self._reply(404, {"errors": "Not Found"})
+        data = self.bulk_files[int(req.path[len("/bulk/"):-len(".jsonl")])]
+        fault = self.take_fault("BulkDownload")
+        if fault is not None and fault.kind in (500, 503):
+            return self._reply(fault.kind, {"errors": "Internal Server Error"})
+        headers = {"Content-Type": "application/jsonl", "Content-Length": str(len(data))}
         with self.lock:
-            for f in self.faults:
-                if f.times > 0 and (f.operation is None or f.operation == operation):
-                    f.times -= 1
-                    if f.times == 0:
-                        self.faults.remove(f)
-                    return f
-        return None
+            held = next((k[1] for k in self.gates if len(k) == 2 and k[0] == "BulkDownload"),
+                        None)
+        if held is None:
+            return Reply(200, data, headers)
+        lines = data.splitlines(keepends=True)
+
+        def chunks():
+            yield b"".join(lines[:held])
+            self.at_gate("BulkDownload", held, timeout=60)
+            yield b"".join(lines[held:])
+
+        return Reply(200, chunks(), headers)
+
+    def fault_reply(self, f: Fault, req: Request) -> Reply | None:
+        """Serve a scripted fault; None: answer normally (after its effect)."""
+        if f.kind == 429:
+            return self._reply(429, {"errors": "Exceeded 2 calls per second for api client. "
+                                               "Reduce request rates to resume uninterrupted "
+                                               "service."}, f.retry_header(default="1"))
+        if f.kind == "429-date":
+            when = email.utils.format_datetime(datetime.now(timezone.utc) + timedelta(seconds=1),
+                                               usegmt=True)
+            return self._reply(429, {"errors": "Throttled"}, {"Retry-After": when})
+        if f.kind in (500, 502, 503, 504):
+            if f.kind == 500:
+                return self._reply(500, {"errors": "Internal Server Error"},
+                                   content_type="application/json")
+            return self._reply(f.kind, "<html><body>Service temporarily unavailable</body></html>",
+                               content_type="text/html")
+        if f.kind == "malformed":
+            return self._reply(200, '{"data": {"orders": {"nodes": [{"id": "gid://shopify/Order/1", ')
+        if f.kind == 401:
+            return self._reply(401, {"errors": "[API] Invalid API key or access token "
+                                               "(unrecognized login or wrong password)"})
+        if f.kind == 403:
+            return self._reply(403, {"errors": "[API] This action requires merchant approval "
+                                               "for read_all_orders scope."})
+        if f.kind == "throttled":
+            with self.lock:
+                self.bucket.fill()
+            return None  # the bucket is empty: the normal path answers THROTTLED
+        if f.kind in ("drop", "slow"):
+            return super().fault_reply(f, req)
+        raise ValueError(f"unknown fault {f.kind!r}")
 
     def graphql(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         query = body.get("query") or ""
@@ -298,8 +331,7 @@ class ShopifyServer:
                 "extensions": {"code": "MAX_COST_EXCEEDED", "cost": requested,
                                "maxCost": self.bucket_max}}]}
         with self.lock:
-            self._restore()
-            if requested > self._available:
+            if requested > self.bucket.room():
                 self.throttled += 1
                 return 200, {"errors": [{"message": "Throttled", "extensions": {
                     "code": "THROTTLED",
@@ -308,7 +340,7 @@ class ShopifyServer:
                                             "actualQueryCost": None,
                                             "throttleStatus": self._status()}}}
             data, actual = self._execute(op, query, variables)
-            self._available -= actual
+            self.bucket.level += actual
             self.points_spent += actual
             self.costs.append((op, requested, actual))
             status = self._status()
@@ -333,7 +365,7 @@ class ShopifyServer:
                               "pageInfo": {"hasNextPage": len(items) > first_nested,
                                            "endCursor": str(min(first_nested, len(items)))}}
                 out.append(n)
-            self.pages_served += 1
+            self.count_page(op)
             actual = 2 + sum(1 + len((n.get(key) or {}).get("nodes") or []) if key else 1 for n in out)
             return {stream: {"nodes": out, "pageInfo": info}}, float(actual)
         if op in ("OrderLineItems", "ProductVariants"):
@@ -480,131 +512,3 @@ def _requested_cost(op: str, query: str, v: dict[str, Any]) -> float:
     if op == "BulkRun":
         return 10.0
     return 1.0
-
-
-class _Handler(BaseHTTPRequestHandler):
-    shop: ShopifyServer
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args: Any) -> None:  # quiet
-        pass
-
-    def _send(self, status: int, body: bytes | dict | str, headers: dict[str, str] | None = None,
-              content_type: str = "application/json; charset=utf-8") -> None:
-        if isinstance(body, dict):
-            body = json.dumps(body, ensure_ascii=False).encode("utf-8")
-        elif isinstance(body, str):
-            body = body.encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("X-Request-Id", uuid.uuid4().hex)
-        for k, val in (headers or {}).items():
-            self.send_header(k, val)
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_GET(self) -> None:
-        m = re.fullmatch(r"/bulk/(\d+)\.jsonl", self.path)
-        if not m or int(m.group(1)) not in self.shop.bulk_files:
-            self._send(404, {"errors": "Not Found"})
-            return
-        data = self.shop.bulk_files[int(m.group(1))]
-        self.shop.log.append({"operation": "BulkDownload", "variables": {}, "path": self.path})
-        fault = self.shop.take_fault("BulkDownload")
-        if fault is not None and fault.kind in ("500", "503"):
-            self._send(int(fault.kind), {"errors": "Internal Server Error"})
-            return
-        block = self.shop._block_lines
-        self.send_response(200)
-        self.send_header("Content-Type", "application/jsonl")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        if block is None:
-            self.wfile.write(data)
-            return
-        lines = data.splitlines(keepends=True)
-        self.wfile.write(b"".join(lines[:block]))
-        self.wfile.flush()
-        self.shop.blocked.set()
-        self.shop._release.wait(timeout=60)
-        try:
-            self.wfile.write(b"".join(lines[block:]))
-        except OSError:
-            pass
-
-    def do_POST(self) -> None:
-        shop = self.shop
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        expected = f"/admin/api/{shop.api_version}/graphql.json"
-        if self.path.split("?")[0] != expected:
-            self._send(404, {"errors": "Not Found"})
-            return
-        try:
-            body = json.loads(raw or b"{}")
-        except ValueError:
-            self._send(400, {"errors": "Invalid JSON in request body"})
-            return
-        op = body.get("operationName")
-        shop.log.append({"operation": op, "variables": body.get("variables") or {},
-                         "token": self.headers.get("X-Shopify-Access-Token")})
-        if self.headers.get("X-Shopify-Access-Token") != shop.token:
-            self._send(401, {"errors": "[API] Invalid API key or access token (unrecognized "
-                                       "login or wrong password)"})
-            return
-        fault = shop.take_fault(op)
-        if fault is not None:
-            if self._fault(fault):
-                return
-        if op in STREAM_OPS and shop._block_pages is not None \
-                and shop.pages_served >= shop._block_pages:
-            shop.blocked.set()
-            shop._release.wait(timeout=60)
-        status, payload = shop.graphql(body)
-        self._send(status, payload)
-
-    def _fault(self, f: Fault) -> bool:
-        """Serve a scripted fault; True if the response was sent."""
-        if f.kind == "429":
-            self._send(429, {"errors": "Exceeded 2 calls per second for api client. Reduce "
-                                       "request rates to resume uninterrupted service."},
-                       {"Retry-After": f.retry_after} if f.retry_after else None)
-            return True
-        if f.kind == "429-date":
-            when = email.utils.format_datetime(datetime.now(timezone.utc) + timedelta(seconds=1),
-                                               usegmt=True)
-            self._send(429, {"errors": "Throttled"}, {"Retry-After": when})
-            return True
-        if f.kind in ("500", "502", "503", "504"):
-            self._send(int(f.kind), {"errors": "Internal Server Error"} if f.kind == "500"
-                       else "<html><body>Service temporarily unavailable</body></html>",
-                       content_type="application/json" if f.kind == "500" else "text/html")
-            return True
-        if f.kind == "malformed":
-            self._send(200, '{"data": {"orders": {"nodes": [{"id": "gid://shopify/Order/1", ')
-            return True
-        if f.kind == "401":
-            self._send(401, {"errors": "[API] Invalid API key or access token (unrecognized "
-                                       "login or wrong password)"})
-            return True
-        if f.kind == "403":
-            self._send(403, {"errors": "[API] This action requires merchant approval for "
-                                       "read_all_orders scope."})
-            return True
-        if f.kind == "throttled":
-            with self.shop.lock:
-                self.shop._available = 0.0
-                self.shop._t = time.monotonic()
-            return False  # the bucket is empty: the normal path answers THROTTLED
-        if f.kind == "reset":
-            self.close_connection = True
-            try:
-                self.connection.shutdown(2)
-            except OSError:
-                pass
-            return True
-        if f.kind == "slow":
-            time.sleep(f.delay)
-            return False
-        raise ValueError(f"unknown fault {f.kind!r}")

@@ -1,6 +1,6 @@
-"""The demo merchant's cart exports, reshaped as the providers' APIs would return them.
+"""The demo merchant's cart exports, reshaped as Shopify's GraphQL Admin API returns them.
 
-    from servers.demo_to_api import read_demo, shopify_shop
+    from servers.demo_to_shopify import read_demo, shopify_shop
     demo = read_demo(out_dir)                       # generated CSVs -> {stream: [row dict]}
     shop = shopify_shop(demo)                       # {"customers": [...], "orders": [...],
                                                     #  "products": [...]} Shopify GraphQL nodes
@@ -20,7 +20,7 @@ Times: the exports' JST wall-clock times become ISO 8601 UTC with a Z (Shopify D
 Money: Shopify MoneyBag ``{"shopMoney": {"amount": "4980.0", "currencyCode": "JPY"}}``.
 Cancelled orders (status キャンセル) get cancelledAt = updatedAt and cancelReason "CUSTOMER".
 
-Extend this module with ``recharge_*`` / ``colorme_*`` converters for the other servers.
+``read_demo`` and ``shopify_id`` are shared by ``demo_to_recharge`` and ``demo_to_colorme``.
 """
 
 from __future__ import annotations
