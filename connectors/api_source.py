@@ -91,14 +91,3 @@ def api_sources(modules: tuple[str, ...] = API_SOURCE_MODULES) -> list[ApiSource
 def configured_sources(env: Mapping[str, str]) -> list[ApiSource]:
     """The API sources whose required environment variables are all set in ``env``."""
     return [s for s in api_sources() if s.is_configured(env)]
-
-
-def env_number(env: Mapping[str, str], name: str, default: float) -> float:
-    """A numeric setting from the environment; unset or blank means `default`."""
-    raw = (env.get(name) or "").strip()
-    if not raw:
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise ValueError(f"{name}={raw!r} is not a number") from None

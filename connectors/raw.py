@@ -59,7 +59,7 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Any, Iterable, Iterator, Sequence, Union
+from typing import Any, Collection, Iterable, Iterator, Sequence, Union
 
 import duckdb
 
@@ -512,6 +512,61 @@ class RawWriter:
             except OSError:
                 pass
         return self.result
+
+    def mark_deleted(
+        self,
+        present: Collection[Any],
+        *,
+        at: datetime,
+        after: Any = None,
+        through: Any = None,
+        rows: Iterable[Sequence[Any]] = (),
+        column: str = "deleted_at",
+        **batch: Any,
+    ) -> int:
+        """Mark deleted every stored row whose key is not in ``present``: ``column`` set to
+        ``at``, every other column kept as stored. Returns how many rows were marked.
+
+        present:        keys the source still lists (the stream's single primary key).
+        after, through: only keys with ``after < key <= through`` (None: no bound), for a
+                        pass that lists the source page by page in key order.
+        rows:           the page's own rows, upserted in the same transaction.
+        batch:          :meth:`write_batch` keywords (``state``, ``cursor_value``, ``final``);
+                        ``final`` defaults to False, ``cursor_value`` to None (keep).
+        Rows already marked stay as they are.
+        """
+        stream = self.stream
+        if len(stream.primary_key) != 1:
+            raise RawSchemaError(f"{stream.schema}.{stream.name}: mark_deleted needs a "
+                                 f"single-column primary key")
+        if stream.column_type(column) != "TIMESTAMP":
+            raise RawSchemaError(f"{stream.schema}.{stream.name}.{column} is not a TIMESTAMP")
+        gone = self._not_present(present, at, after, through, column)
+        batch.setdefault("final", False)
+        batch.setdefault("cursor_value", None)
+        self.write_batch(list(rows) + gone, **batch)
+        return len(gone)
+
+    def _not_present(self, present: Collection[Any], at: datetime, after: Any, through: Any,
+                     column: str) -> list[tuple[Any, ...]]:
+        stream = self.stream
+        if not _table_exists(self.con, stream.schema, stream.name):
+            return []
+        key = _q(stream.primary_key[0])
+        select = ", ".join(f"CAST({_q(c.name)} AS VARCHAR)" if c.sql_type == "JSON" else _q(c.name)
+                           for c in stream.columns)
+        where, args = [f"{_q(column)} IS NULL"], []
+        if after is not None:
+            where.append(f"{key} > ?")
+            args.append(after)
+        if through is not None:
+            where.append(f"{key} <= ?")
+            args.append(through)
+        names = [c.name for c in stream.columns]
+        k, d = names.index(stream.primary_key[0]), names.index(column)
+        found = self.con.execute(f"SELECT {select} FROM {stream.table} WHERE {' AND '.join(where)} "
+                                 f"ORDER BY {key}", args).fetchall()
+        return [row[:d] + (at,) + row[d + 1:] for row in found if row[k] not in present]
 
     def _commit_batch(
         self,

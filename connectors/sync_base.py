@@ -1,0 +1,228 @@
+"""What every API connector does the same way, so a connector's ``sync.py`` holds only what its
+provider does differently (protocol, record shape, wording of its credentials).
+
+    from connectors.sync_base import (ConnectorSettings, env_number, env_text, env_token,
+                                      env_days, record_stream, explain_auth, reconcile_due,
+                                      mark_reconciled, run_stream, entry_point, api_source)
+
+- :func:`record_stream`: the raw table of one stream: ``id`` BIGINT (primary key),
+  ``updated_at`` TIMESTAMP (cursor), ``deleted_at`` TIMESTAMP, ``_record`` JSON.
+- :class:`ConnectorSettings`: the frozen settings every connector extends (token hidden from
+  ``repr``); ``from_env`` reads them with :func:`env_number`, :func:`env_text`,
+  :func:`env_token`, :func:`env_days`.
+- :func:`explain_auth`: turns a 401/403 into a message naming the variable or the scope.
+- :func:`reconcile_due` / :func:`mark_reconciled`: is a deletion pass due, kept in the stream
+  state (``reconciled_at``; ``reconcile`` while a resumable pass is under way).
+- :func:`run_stream`: opens the :class:`~connectors.raw.RawWriter`, runs the connector's pass,
+  rewords auth errors, closes a client it owns.
+- :func:`entry_point`: every connector's ``sync_stream(warehouse, stream, env, log)`` (the
+  ``ApiSource.sync`` orchestration calls) = ``sync(warehouse, stream, Settings.from_env(env),
+  log=log)``; :func:`api_source` builds the connector's ``SOURCE`` around it.
+
+Deletions are marked by the writer itself (:meth:`connectors.raw.RawWriter.mark_deleted`).
+Plain Python: no dagster import.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import datetime, timedelta
+from typing import Any, Callable, Iterable, Mapping, TypeVar
+
+from connectors.api_source import ApiSource, SyncFn
+from connectors.http import AuthError
+from connectors.raw import RawColumn, RawStream, RawWriter, SyncResult, WarehouseLike
+
+__all__ = [
+    "RECONCILED_AT",
+    "RECONCILE_IN_PROGRESS",
+    "ConnectorSettings",
+    "api_source",
+    "env_days",
+    "env_number",
+    "env_text",
+    "env_token",
+    "entry_point",
+    "explain_auth",
+    "mark_reconciled",
+    "reconcile_due",
+    "record_stream",
+    "run_stream",
+]
+
+Log = Callable[[str], None]
+S = TypeVar("S", bound="ConnectorSettings")
+
+#: stream state keys: when the last deletion pass finished; a resumable pass under way
+RECONCILED_AT = "reconciled_at"
+RECONCILE_IN_PROGRESS = "reconcile"
+
+
+# ------------------------------------------------------------------------------------------------
+# the raw table
+
+
+def record_stream(source: str, stream: str, known: Iterable[str], provider: str) -> RawStream:
+    """The raw table of ``stream`` (one of ``known``; ``provider`` names it in the error)."""
+    known = tuple(known)
+    if stream not in known:
+        raise ValueError(f"unknown {provider} stream {stream!r}; known: {', '.join(known)}")
+    return RawStream(
+        source=source,
+        name=stream,
+        columns=(RawColumn("id", "BIGINT"), RawColumn("updated_at", "TIMESTAMP"),
+                 RawColumn("deleted_at", "TIMESTAMP"), RawColumn("_record", "JSON")),
+        primary_key=("id",),
+        cursor_field="updated_at",
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# settings
+
+
+def env_number(env: Mapping[str, str], name: str, default: float) -> float:
+    """A numeric setting from the environment; unset or blank means `default`."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a number") from None
+
+
+def env_text(env: Mapping[str, str], name: str, default: Any = None) -> Any:
+    """A text setting, stripped; unset or blank means `default`."""
+    return (env.get(name) or "").strip() or default
+
+
+def env_token(env: Mapping[str, str], name: str, how_to_get_one: str = "") -> str:
+    """A required credential; unset or blank raises a ValueError saying how to get one."""
+    token = env_text(env, name, "")
+    if not token:
+        raise ValueError(f"{name} is not set" + (f": {how_to_get_one}" if how_to_get_one else ""))
+    return token
+
+
+def env_days(env: Mapping[str, str], name: str, default: float) -> timedelta | None:
+    """A period in days; a negative number means never (None)."""
+    days = env_number(env, name, default)
+    return None if days < 0 else timedelta(days=days)
+
+
+@dataclass(frozen=True)
+class ConnectorSettings:
+    """Frozen settings of one connector; subclasses add their own fields (all with defaults) and
+    a ``from_env(env)`` classmethod built from the ``env_*`` readers. ``repr`` never shows a
+    field named in ``SECRET_FIELDS``."""
+
+    token: str
+
+    SECRET_FIELDS = ("token",)
+
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        cls.__repr__ = ConnectorSettings.__repr__  # type: ignore[method-assign]  # kept by @dataclass
+
+    @classmethod
+    def from_env(cls: type[S], env: Mapping[str, str]) -> S:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self)
+                          if f.name not in self.SECRET_FIELDS)
+        return f"{type(self).__name__}({shown})"
+
+
+# ------------------------------------------------------------------------------------------------
+# auth errors
+
+
+def explain_auth(err: AuthError, *, provider: str, request: str, credential: str,
+                 forbidden: str, unauthorized: str) -> AuthError:
+    """``err`` reworded: a 403 says ``forbidden`` (which scope, how to grant it), anything else
+    ``unauthorized`` (which variable, how to get a new one); the provider's own message follows.
+
+    ``provider refused <request> (403 Forbidden): <forbidden>`` or
+    ``provider refused the <credential> (401 Unauthorized): <unauthorized>``."""
+    if err.status == 403:
+        msg = f"{provider} refused {request} (403 Forbidden): {forbidden}"
+    else:
+        msg = f"{provider} refused the {credential} ({err.status or 401} Unauthorized): {unauthorized}"
+    if err.provider_message:
+        msg += f" {provider} said: {err.provider_message}"
+    return err.reworded(msg)
+
+
+# ------------------------------------------------------------------------------------------------
+# deletion passes
+
+
+def reconcile_due(state: Mapping[str, Any], every: timedelta | None, started: datetime, *,
+                  first_sync: bool = False) -> bool:
+    """Whether this sync runs a deletion pass: always to finish an interrupted one; never on a
+    first full sync (it saw everything: it counts as a pass, see :func:`mark_reconciled`) or when
+    ``every`` is None; otherwise when ``every`` has passed since the last one."""
+    if RECONCILE_IN_PROGRESS in state:
+        return True
+    if first_sync or every is None:
+        return False
+    last = state.get(RECONCILED_AT)
+    if not last:
+        return True
+    try:
+        return started - datetime.fromisoformat(last) >= every
+    except ValueError:
+        return True
+
+
+def mark_reconciled(state: dict[str, Any], started: datetime) -> None:
+    """Record a finished deletion pass (or a first full sync) in the stream state."""
+    state.pop(RECONCILE_IN_PROGRESS, None)
+    state[RECONCILED_AT] = started.isoformat()
+
+
+# ------------------------------------------------------------------------------------------------
+# one sync
+
+
+def run_stream(warehouse: WarehouseLike, raw: RawStream, run: Callable[[RawWriter], SyncResult],
+               *, explain: Callable[[AuthError], AuthError] | None = None,
+               close: Callable[[], None] | None = None) -> SyncResult:
+    """``run(writer)`` inside a :class:`RawWriter` of ``raw``: an AuthError is reworded by
+    ``explain`` before the writer records the failed sync; ``close`` (the client, when the sync
+    created it) runs whatever happens."""
+    try:
+        with RawWriter(warehouse, raw) as writer:
+            try:
+                return run(writer)
+            except AuthError as err:
+                if explain is None:
+                    raise
+                raise explain(err) from None
+    finally:
+        if close is not None:
+            close()
+
+
+def entry_point(settings: type[ConnectorSettings], sync: Callable[..., SyncResult]) -> SyncFn:
+    """The connector's ``sync_stream(warehouse, stream, env, log)``, the one entry point
+    orchestration calls (``ApiSource.sync``): ``sync(warehouse, stream,
+    settings.from_env(env), log=log)``. ``config`` gives ready settings instead of ``env``;
+    other keywords (``client``, ``sleep``, ``now``) go to ``sync``."""
+
+    def sync_stream(warehouse: WarehouseLike, stream: str, env: Mapping[str, str],
+                    log: Log | None = None, *, config: ConnectorSettings | None = None,
+                    **options: Any) -> SyncResult:
+        return sync(warehouse, stream, config or settings.from_env(env), log=log, **options)
+
+    sync_stream.__doc__ = entry_point.__doc__
+    return sync_stream
+
+
+def api_source(name: str, streams: Iterable[str], required_env: Iterable[str], description: str,
+               sync: SyncFn) -> ApiSource:
+    """The connector's :class:`~connectors.api_source.ApiSource` (``SOURCE``)."""
+    return ApiSource(name=name, streams=tuple(streams), required_env=tuple(required_env),
+                     description=description, sync=sync)
