@@ -18,7 +18,7 @@ from servers.demo_to_api import gid, read_demo, shopify_shop
 from servers.shopify_server import ALL_SCOPES, ShopifyServer
 
 from connectors.http import AuthError, ResponseFormatError
-from connectors.shopify import SOURCE, ShopifyConfig, sync_stream
+from connectors.shopify import SOURCE, ShopifySettings as ShopifyConfig, sync_stream
 from connectors.shopify.queries import LINE_ITEMS_FIRST
 from demo_merchant.generate import generate
 
