@@ -1,20 +1,21 @@
 """What every API connector does the same way, so a connector's ``sync.py`` holds only what its
 provider does differently (protocol, record shape, wording of its credentials).
 
-    from connectors.sync_base import (ConnectorSettings, env_number, env_text, env_token,
-                                      env_days, record_stream, explain_auth, reconcile_due,
-                                      mark_reconciled, run_stream, entry_point, api_source)
+    from connectors import sync_base as base   # base.record_stream(...), base.env_number(...)
 
 - :func:`record_stream`: the raw table of one stream: ``id`` BIGINT (primary key),
-  ``updated_at`` TIMESTAMP (cursor), ``deleted_at`` TIMESTAMP, ``_record`` JSON.
+  ``updated_at`` TIMESTAMP (cursor), ``deleted_at`` TIMESTAMP, ``_record`` JSON;
+  :func:`record_row` one row of it.
 - :class:`ConnectorSettings`: the frozen settings every connector extends (token hidden from
   ``repr``); ``from_env`` reads them with :func:`env_number`, :func:`env_text`,
   :func:`env_token`, :func:`env_days`.
-- :func:`explain_auth`: turns a 401/403 into a message naming the variable or the scope.
+- :class:`AuthHelp` / :func:`explain_auth`: turns a 401/403 into a message naming the
+  variable or the scope.
 - :func:`reconcile_due` / :func:`mark_reconciled`: is a deletion pass due, kept in the stream
   state (``reconciled_at``; ``reconcile`` while a resumable pass is under way).
 - :func:`run_stream`: opens the :class:`~connectors.raw.RawWriter`, runs the connector's pass,
-  rewords auth errors, closes a client it owns.
+  rewords auth errors, closes a client it made; :func:`http_client` makes that client;
+  :func:`require_int_ids` checks the records a page returned.
 - :func:`entry_point`: every connector's ``sync_stream(warehouse, stream, env, log)`` (the
   ``ApiSource.sync`` orchestration calls) = ``sync(warehouse, stream, Settings.from_env(env),
   log=log)``; :func:`api_source` builds the connector's ``SOURCE`` around it.
@@ -30,12 +31,13 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, Mapping, TypeVar
 
 from connectors.api_source import ApiSource, SyncFn
-from connectors.http import AuthError
+from connectors.http import AuthError, HttpClient, ResponseFormatError
 from connectors.raw import RawColumn, RawStream, RawWriter, SyncResult, WarehouseLike
 
 __all__ = [
     "RECONCILED_AT",
     "RECONCILE_IN_PROGRESS",
+    "AuthHelp",
     "ConnectorSettings",
     "api_source",
     "env_days",
@@ -44,14 +46,18 @@ __all__ = [
     "env_token",
     "entry_point",
     "explain_auth",
+    "http_client",
     "mark_reconciled",
     "reconcile_due",
+    "record_row",
     "record_stream",
+    "require_int_ids",
     "run_stream",
 ]
 
 Log = Callable[[str], None]
 S = TypeVar("S", bound="ConnectorSettings")
+C = TypeVar("C")
 
 #: stream state keys: when the last deletion pass finished; a resumable pass under way
 RECONCILED_AT = "reconciled_at"
@@ -75,6 +81,11 @@ def record_stream(source: str, stream: str, known: Iterable[str], provider: str)
         primary_key=("id",),
         cursor_field="updated_at",
     )
+
+
+def record_row(record: Mapping[str, Any], updated_at: datetime | None) -> tuple[Any, ...]:
+    """A :func:`record_stream` row of a live record (its whole JSON kept in ``_record``)."""
+    return (record["id"], updated_at, None, record)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -139,6 +150,25 @@ class ConnectorSettings:
 # auth errors
 
 
+@dataclass(frozen=True)
+class AuthHelp:
+    """How a provider's 401/403 is explained: ``forbidden`` (which scope, how to grant it) and
+    ``unauthorized`` (which variable, how to get a new credential) are format strings over the
+    stream's facts (``{stream}``, ``{path}``, ``{scope}``)."""
+
+    provider: str     # "Recharge"
+    credential: str   # "API token in RECHARGE_API_TOKEN"
+    forbidden: str
+    unauthorized: str
+
+    def explain(self, err: AuthError, stream: str, path: str, scope: str) -> AuthError:
+        """``err`` (refused ``GET /<path>`` of ``stream``, which needs ``scope``) reworded."""
+        facts = {"stream": stream, "path": path, "scope": scope}
+        return explain_auth(err, provider=self.provider, request=f"GET /{path}",
+                            credential=self.credential, forbidden=self.forbidden.format(**facts),
+                            unauthorized=self.unauthorized.format(**facts))
+
+
 def explain_auth(err: AuthError, *, provider: str, request: str, credential: str,
                  forbidden: str, unauthorized: str) -> AuthError:
     """``err`` reworded: a 403 says ``forbidden`` (which scope, how to grant it), anything else
@@ -187,23 +217,42 @@ def mark_reconciled(state: dict[str, Any], started: datetime) -> None:
 # one sync
 
 
-def run_stream(warehouse: WarehouseLike, raw: RawStream, run: Callable[[RawWriter], SyncResult],
-               *, explain: Callable[[AuthError], AuthError] | None = None,
-               close: Callable[[], None] | None = None) -> SyncResult:
-    """``run(writer)`` inside a :class:`RawWriter` of ``raw``: an AuthError is reworded by
-    ``explain`` before the writer records the failed sync; ``close`` (the client, when the sync
-    created it) runs whatever happens."""
+def run_stream(warehouse: WarehouseLike, raw: RawStream,
+               run: Callable[[RawWriter, C], SyncResult], *, client: C | None,
+               make_client: Callable[[], C], explain: Callable[[AuthError], AuthError] | None = None
+               ) -> SyncResult:
+    """``run(writer, client)`` inside a :class:`RawWriter` of ``raw``, with ``client`` or, when
+    None, one from ``make_client()`` that is closed afterwards whatever happens. An AuthError is
+    reworded by ``explain`` before the writer records the failed sync."""
+    own = client is None
+    active = make_client() if client is None else client
     try:
         with RawWriter(warehouse, raw) as writer:
             try:
-                return run(writer)
+                return run(writer, active)
             except AuthError as err:
                 if explain is None:
                     raise
                 raise explain(err) from None
     finally:
-        if close is not None:
-            close()
+        if own:
+            active.close()  # type: ignore[attr-defined]
+
+
+def http_client(settings: ConnectorSettings, *, auth: Any, throttle: Any, log: Log | None,
+                sleep: Callable[[float], None], **options: Any) -> HttpClient:
+    """The connector's HTTP client on ``settings.base_url`` with ``settings.max_retries``."""
+    return HttpClient(settings.base_url, auth=auth, throttle=throttle,  # type: ignore[attr-defined]
+                      max_retries=settings.max_retries, sleep=sleep, log=log,  # type: ignore[attr-defined]
+                      **options)
+
+
+def require_int_ids(records: Iterable[Any], what: str, request: str) -> None:
+    """Every record is an object with an integer ``id`` (the raw table's key)."""
+    for rec in records:
+        if not isinstance(rec, dict) or not isinstance(rec.get("id"), int) or isinstance(
+                rec.get("id"), bool):
+            raise ResponseFormatError(f"{request}: a {what} record has no integer id")
 
 
 def entry_point(settings: type[ConnectorSettings], sync: Callable[..., SyncResult]) -> SyncFn:

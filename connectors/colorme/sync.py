@@ -12,30 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Mapping
 
-from connectors.http import (
-    AuthError,
-    BearerAuth,
-    HttpClient,
-    MinInterval,
-    OffsetShifted,
-    ResponseFormatError,
-    offset_pages,
-)
+from connectors import sync_base as base
+from connectors.http import (AuthError, BearerAuth, HttpClient, MinInterval, OffsetShifted,
+                             ResponseFormatError, offset_pages)
 from connectors.raw import RawStream, RawWriter, SyncResult, WarehouseLike, utc_now
-from connectors.sync_base import (
-    ConnectorSettings,
-    api_source,
-    entry_point,
-    env_days,
-    env_number,
-    env_text,
-    env_token,
-    explain_auth,
-    mark_reconciled,
-    reconcile_due,
-    record_stream,
-    run_stream,
-)
 
 __all__ = ["API_VERSION", "DEFAULT_BASE_URL", "SOURCE", "STREAMS", "TOKEN_ENV", "ColorMeSettings",
            "raw_stream", "settings_from_env", "sync", "sync_stream"]
@@ -58,13 +38,21 @@ STREAMS: dict[str, tuple[str, str, str]] = {
     "products": ("v1/products.json", "products", "read_products"),
 }
 
+AUTH_HELP = base.AuthHelp(
+    provider="カラーミーショップ", credential=f"access token in {TOKEN_ENV}",
+    forbidden=f"the access token in {TOKEN_ENV} was not granted the scope {{scope!r}}. Authorize "
+              f"the app again with scope {{scope}} (read_sales covers sales and customers, "
+              f"read_products covers products) and set the new token.",
+    unauthorized=f"it is wrong or the shop revoked the app. Authorize the app again (OAuth at "
+                 f"https://api.shop-pro.jp/oauth/authorize) and set {TOKEN_ENV}.")
+
 
 def raw_stream(stream: str, source: str = SOURCE_NAME) -> RawStream:
-    return record_stream(source, stream, STREAMS, "カラーミーショップ")
+    return base.record_stream(source, stream, STREAMS, "カラーミーショップ")
 
 
 @dataclass(frozen=True)
-class ColorMeSettings(ConnectorSettings):
+class ColorMeSettings(base.ConnectorSettings):
     base_url: str = DEFAULT_BASE_URL
     # None = each stream's largest page; a number is capped at each stream's largest
     page_size: int | None = None
@@ -77,19 +65,19 @@ class ColorMeSettings(ConnectorSettings):
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "ColorMeSettings":
         """Settings from environment variables (see README.md)."""
-        token = env_token(env, TOKEN_ENV, "authorize the Teiki app on カラーミーショップ and set "
+        token = base.env_token(env, TOKEN_ENV, "authorize the Teiki app on カラーミーショップ and set "
                                           "its access token")
-        page_size = (int(env_number(env, "COLORME_PAGE_SIZE", MAX_LIMIT))
-                     if env_text(env, "COLORME_PAGE_SIZE") else None)
+        page_size = (int(base.env_number(env, "COLORME_PAGE_SIZE", MAX_LIMIT))
+                     if base.env_text(env, "COLORME_PAGE_SIZE") else None)
         if page_size is not None and not 1 <= page_size <= MAX_LIMIT:
             raise ValueError(f"COLORME_PAGE_SIZE must be 1..{MAX_LIMIT}, got {page_size}")
         return cls(
             token=token,
-            base_url=env_text(env, "COLORME_BASE_URL", DEFAULT_BASE_URL),
+            base_url=base.env_text(env, "COLORME_BASE_URL", DEFAULT_BASE_URL),
             page_size=page_size,
-            lookback=timedelta(hours=env_number(env, "COLORME_LOOKBACK_HOURS", 24)),
-            reconcile_every=env_days(env, "COLORME_RECONCILE_DAYS", 7),
-            requests_per_minute=env_number(env, "COLORME_REQUESTS_PER_MINUTE", 120),
+            lookback=timedelta(hours=base.env_number(env, "COLORME_LOOKBACK_HOURS", 24)),
+            reconcile_every=base.env_days(env, "COLORME_RECONCILE_DAYS", 7),
+            requests_per_minute=base.env_number(env, "COLORME_REQUESTS_PER_MINUTE", 120),
         )
 
 
@@ -103,14 +91,9 @@ def page_size(settings: ColorMeSettings, stream: str) -> int:
 
 def make_client(settings: ColorMeSettings, *, sleep: Callable[[float], None] = time.sleep,
                 log: Callable[[str], None] | None = None) -> HttpClient:
-    return HttpClient(
-        settings.base_url,
-        auth=BearerAuth(settings.token),
-        throttle=MinInterval(60.0 / settings.requests_per_minute, sleep=sleep),
-        max_retries=settings.max_retries,
-        sleep=sleep,
-        log=log,
-    )
+    return base.http_client(settings, auth=BearerAuth(settings.token),
+                            throttle=MinInterval(60.0 / settings.requests_per_minute, sleep=sleep),
+                            sleep=sleep, log=log)
 
 
 def _epoch(value: Any) -> datetime | None:
@@ -129,10 +112,7 @@ def _records(body: Any, key: str, path: str) -> list[dict[str, Any]]:
         keys = ", ".join(sorted(body))[:200] if isinstance(body, dict) else type(body).__name__
         raise ResponseFormatError(f"GET /{path}: the response has no {key!r} list ({keys})")
     items = body[key]
-    for rec in items:
-        if not isinstance(rec, dict) or not isinstance(rec.get("id"), int) or isinstance(
-                rec.get("id"), bool):
-            raise ResponseFormatError(f"GET /{path}: a {key} record has no integer id")
+    base.require_int_ids(items, key, f"GET /{path}")
     return items
 
 
@@ -141,41 +121,23 @@ def _total(body: Any) -> int | None:
     return meta.get("total") if isinstance(meta.get("total"), int) else None
 
 
-def _row(rec: dict[str, Any], deleted_at: datetime | None = None) -> tuple[Any, ...]:
-    return (rec["id"], _epoch(rec.get("update_date")), deleted_at, rec)
+def _row(rec: dict[str, Any]) -> tuple[Any, ...]:
+    return base.record_row(rec, _epoch(rec.get("update_date")))
 
 
-def _explain_auth(err: AuthError, stream: str) -> AuthError:
-    path, _, scope = STREAMS[stream]
-    return explain_auth(
-        err, provider="カラーミーショップ", request=f"GET /{path}",
-        credential=f"access token in {TOKEN_ENV}",
-        forbidden=f"the access token in {TOKEN_ENV} was not granted the scope {scope!r}. "
-                  f"Authorize the app again with scope {scope} (read_sales covers sales and "
-                  f"customers, read_products covers products) and set the new token.",
-        unauthorized=f"it is wrong or the shop revoked the app. Authorize the app again (OAuth "
-                     f"at https://api.shop-pro.jp/oauth/authorize) and set {TOKEN_ENV}.")
-
-
-def sync(
-    warehouse: WarehouseLike,
-    stream: str,
-    settings: ColorMeSettings,
-    *,
-    client: HttpClient | None = None,
-    log: Callable[[str], None] | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-    now: Callable[[], datetime] = utc_now,
-) -> SyncResult:
+def sync(warehouse: WarehouseLike, stream: str, settings: ColorMeSettings, *,
+         client: HttpClient | None = None, log: Callable[[str], None] | None = None,
+         sleep: Callable[[float], None] = time.sleep, now: Callable[[], datetime] = utc_now
+         ) -> SyncResult:
     """Sync one stream (see README.md)."""
     raw = raw_stream(stream, settings.source)
+    path, _key, scope = STREAMS[stream]
     say = log or (lambda _m: None)
-    own = client is None
-    client = client or make_client(settings, sleep=sleep, log=say)
     started = now().replace(microsecond=0)
-    return run_stream(
-        warehouse, raw, lambda writer: _run(writer, client, raw, stream, settings, say, started),
-        explain=lambda err: _explain_auth(err, stream), close=client.close if own else None)
+    return base.run_stream(
+        warehouse, raw, lambda writer, http: _run(writer, http, raw, stream, settings, say, started),
+        client=client, make_client=lambda: make_client(settings, sleep=sleep, log=say),
+        explain=lambda err: AUTH_HELP.explain(err, stream, path, scope))
 
 
 def _pages(client: HttpClient, stream: str, params: dict[str, Any], settings: ColorMeSettings,
@@ -230,10 +192,10 @@ def _run(writer: RawWriter, client: HttpClient, raw: RawStream, stream: str,
             say(f"colorme {stream}: records moved while paging; re-reading the window")
             window["offset"], window["last_id"] = 0, None
 
-    if reconcile_due(state, settings.reconcile_every, started, first_sync=first_sync):
+    if base.reconcile_due(state, settings.reconcile_every, started, first_sync=first_sync):
         _reconcile(writer, client, stream, say, settings, state, started)
     elif first_sync:
-        mark_reconciled(state, started)  # a first full sync saw everything
+        base.mark_reconciled(state, started)  # a first full sync saw everything
     result = writer.write_batch([], final=True, state=state, cursor_value=None)
     say(f"colorme {stream}: done, {result.rows_read} read, {result.rows_inserted} new, "
         f"{result.rows_updated} changed, cursor {result.cursor_value}")
@@ -260,11 +222,11 @@ def _reconcile(writer: RawWriter, client: HttpClient, stream: str, say: Callable
             say(f"colorme {stream}: records moved while listing; listing again")
     else:
         raise ResponseFormatError(f"GET /{path}: the result kept shifting; deletions not checked")
-    mark_reconciled(state, started)
+    base.mark_reconciled(state, started)
     marked = writer.mark_deleted(seen, at=started, state=state)
     say(f"colorme {stream}: {marked} deleted records marked")
 
 
-sync_stream = entry_point(ColorMeSettings, sync)
-SOURCE = api_source(SOURCE_NAME, STREAMS, (TOKEN_ENV,), f"カラーミーショップ API {API_VERSION}: "
+sync_stream = base.entry_point(ColorMeSettings, sync)
+SOURCE = base.api_source(SOURCE_NAME, STREAMS, (TOKEN_ENV,), f"カラーミーショップ API {API_VERSION}: "
                     f"sales (受注) with details, customers, products", sync_stream)

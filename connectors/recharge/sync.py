@@ -13,31 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Mapping
 
-from connectors.http import (
-    AuthError,
-    HeaderTokenAuth,
-    HttpClient,
-    HttpError,
-    LeakyBucket,
-    ResponseFormatError,
-    cursor_param_pages,
-)
+from connectors import sync_base as base
+from connectors.http import (AuthError, HeaderTokenAuth, HttpClient, HttpError, LeakyBucket,
+                             ResponseFormatError, cursor_param_pages)
 from connectors.raw import RawStream, RawWriter, SyncResult, WarehouseLike, utc_now
-from connectors.sync_base import (
-    RECONCILE_IN_PROGRESS,
-    ConnectorSettings,
-    api_source,
-    entry_point,
-    env_days,
-    env_number,
-    env_text,
-    env_token,
-    explain_auth,
-    mark_reconciled,
-    reconcile_due,
-    record_stream,
-    run_stream,
-)
 
 __all__ = [
     "API_VERSION",
@@ -66,6 +45,14 @@ STREAMS: dict[str, tuple[str, str, str]] = {
     "charges": ("charges", "charges", "read_orders"),
 }
 
+AUTH_HELP = base.AuthHelp(
+    provider="Recharge", credential=f"API token in {TOKEN_ENV}",
+    forbidden=f"the API token in {TOKEN_ENV} lacks the scope {{scope!r}} (read access to "
+              f"{{stream}}). Edit the token's permissions on the API tokens page of the Recharge "
+              f"merchant portal and grant {{scope}}.",
+    unauthorized=f"it is wrong, revoked or belongs to another store. Create a new API token on "
+                 f"the API tokens page of the Recharge merchant portal and set {TOKEN_ENV}.")
+
 #: Query parameters Recharge refuses next to ``cursor`` (everything but ``limit``).
 _FILTERS = ("sort_by", "updated_at_min", "updated_at_max", "created_at_min", "created_at_max",
             "status", "ids")
@@ -73,11 +60,11 @@ _FILTERS = ("sort_by", "updated_at_min", "updated_at_max", "created_at_min", "cr
 
 def raw_stream(stream: str, source: str = SOURCE_NAME) -> RawStream:
     """The raw table of one Recharge stream."""
-    return record_stream(source, stream, STREAMS, "Recharge")
+    return base.record_stream(source, stream, STREAMS, "Recharge")
 
 
 @dataclass(frozen=True)
-class RechargeSettings(ConnectorSettings):
+class RechargeSettings(base.ConnectorSettings):
     base_url: str = DEFAULT_BASE_URL
     page_size: int = 250
     lookback: timedelta = timedelta(hours=24)
@@ -90,19 +77,19 @@ class RechargeSettings(ConnectorSettings):
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "RechargeSettings":
         """Settings from environment variables (see README.md)."""
-        token = env_token(env, TOKEN_ENV, "create an API token in Recharge and set it")
-        page_size = int(env_number(env, "RECHARGE_PAGE_SIZE", 250))
+        token = base.env_token(env, TOKEN_ENV, "create an API token in Recharge and set it")
+        page_size = int(base.env_number(env, "RECHARGE_PAGE_SIZE", 250))
         if not 1 <= page_size <= 250:
             raise ValueError(
                 f"RECHARGE_PAGE_SIZE must be 1..250 (Recharge's maximum), got {page_size}")
         return cls(
             token=token,
-            base_url=env_text(env, "RECHARGE_BASE_URL", DEFAULT_BASE_URL),
+            base_url=base.env_text(env, "RECHARGE_BASE_URL", DEFAULT_BASE_URL),
             page_size=page_size,
-            lookback=timedelta(hours=env_number(env, "RECHARGE_LOOKBACK_HOURS", 24)),
-            reconcile_every=env_days(env, "RECHARGE_RECONCILE_DAYS", 7),
-            bucket_size=env_number(env, "RECHARGE_BUCKET_SIZE", 40),
-            leak_per_second=env_number(env, "RECHARGE_LEAK_RATE", 2.0),
+            lookback=timedelta(hours=base.env_number(env, "RECHARGE_LOOKBACK_HOURS", 24)),
+            reconcile_every=base.env_days(env, "RECHARGE_RECONCILE_DAYS", 7),
+            bucket_size=base.env_number(env, "RECHARGE_BUCKET_SIZE", 40),
+            leak_per_second=base.env_number(env, "RECHARGE_LEAK_RATE", 2.0),
         )
 
 
@@ -122,23 +109,14 @@ class RechargeBucket(LeakyBucket):
             self.sync(min(size, used + 1), size)
 
 
-def make_client(
-    settings: RechargeSettings,
-    *,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
-    log: Callable[[str], None] | None = None,
-) -> HttpClient:
-    return HttpClient(
-        settings.base_url,
-        auth=HeaderTokenAuth("X-Recharge-Access-Token", settings.token),
-        throttle=RechargeBucket(settings.bucket_size, settings.leak_per_second,
-                                clock=clock, sleep=sleep),
-        default_headers={"X-Recharge-Version": API_VERSION},
-        max_retries=settings.max_retries,
-        sleep=sleep,
-        log=log,
-    )
+def make_client(settings: RechargeSettings, *, sleep: Callable[[float], None] = time.sleep,
+                clock: Callable[[], float] = time.monotonic,
+                log: Callable[[str], None] | None = None) -> HttpClient:
+    return base.http_client(
+        settings, auth=HeaderTokenAuth("X-Recharge-Access-Token", settings.token),
+        throttle=RechargeBucket(settings.bucket_size, settings.leak_per_second, clock=clock,
+                                sleep=sleep),
+        default_headers={"X-Recharge-Version": API_VERSION}, sleep=sleep, log=log)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -177,10 +155,7 @@ def _records(body: Any, key: str, path: str) -> list[dict[str, Any]]:
         raise ResponseFormatError(
             f"GET /{path}: no next_cursor/previous_cursor in the response; the API did not "
             f"answer in version {API_VERSION} (X-Recharge-Version header ignored or changed?)")
-    for rec in items:
-        if not isinstance(rec, dict) or not isinstance(rec.get("id"), int) or isinstance(
-                rec.get("id"), bool):
-            raise ResponseFormatError(f"GET /{path}: a {key} record has no integer id")
+    base.require_int_ids(items, key, f"GET /{path}")
     return items
 
 
@@ -188,46 +163,29 @@ def _next_cursor(body: Any) -> str | None:
     return body.get("next_cursor") if isinstance(body, dict) else None
 
 
-def _row(rec: dict[str, Any], deleted_at: datetime | None = None) -> tuple[Any, ...]:
-    return (rec["id"], parse_ts(rec.get("updated_at")), deleted_at, rec)
+def _row(rec: dict[str, Any]) -> tuple[Any, ...]:
+    return base.record_row(rec, parse_ts(rec.get("updated_at")))
 
 
 # ------------------------------------------------------------------------------------------------
 # the sync
 
 
-def _explain_auth(err: AuthError, stream: str) -> AuthError:
-    path, _, scope = STREAMS[stream]
-    return explain_auth(
-        err, provider="Recharge", request=f"GET /{path}", credential=f"API token in {TOKEN_ENV}",
-        forbidden=f"the API token in {TOKEN_ENV} lacks the scope {scope!r} (read access to "
-                  f"{stream}). Edit the token's permissions on the API tokens page of the "
-                  f"Recharge merchant portal and grant {scope}.",
-        unauthorized=f"it is wrong, revoked or belongs to another store. Create a new API token "
-                     f"on the API tokens page of the Recharge merchant portal and set {TOKEN_ENV}.")
-
-
-def sync(
-    warehouse: WarehouseLike,
-    stream: str,
-    settings: RechargeSettings,
-    *,
-    client: HttpClient | None = None,
-    log: Callable[[str], None] | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-    now: Callable[[], datetime] = utc_now,
-) -> SyncResult:
+def sync(warehouse: WarehouseLike, stream: str, settings: RechargeSettings, *,
+         client: HttpClient | None = None, log: Callable[[str], None] | None = None,
+         sleep: Callable[[float], None] = time.sleep, now: Callable[[], datetime] = utc_now
+         ) -> SyncResult:
     """Sync one stream (see README.md). Raises HttpError subclasses on failure, after the
     writer has recorded a ``failed`` sync_log row."""
     raw = raw_stream(stream, settings.source)
-    path, key, _scope = STREAMS[stream]
+    path, key, scope = STREAMS[stream]
     say = log or (lambda _msg: None)
-    own = client is None
-    client = client or make_client(settings, sleep=sleep, log=say)
     started = now()
-    return run_stream(
-        warehouse, raw, lambda writer: _run(writer, client, raw, path, key, settings, say, started),
-        explain=lambda err: _explain_auth(err, stream), close=client.close if own else None)
+    return base.run_stream(
+        warehouse, raw, lambda writer, http: _run(writer, http, raw, path, key, settings, say,
+                                                  started),
+        client=client, make_client=lambda: make_client(settings, sleep=sleep, log=say),
+        explain=lambda err: AUTH_HELP.explain(err, stream, path, scope))
 
 
 def _run(writer: RawWriter, client: HttpClient, raw: RawStream, path: str, key: str,
@@ -249,10 +207,10 @@ def _run(writer: RawWriter, client: HttpClient, raw: RawStream, path: str, key: 
         say(f"recharge {raw.name}: page {page.number}: {len(rows)} records committed")
 
     # 2. reconciliation pass (deletions)
-    if reconcile_due(state, settings.reconcile_every, started, first_sync=watermark is None):
+    if base.reconcile_due(state, settings.reconcile_every, started, first_sync=watermark is None):
         _reconcile(writer, client, raw, path, key, settings, say, state, started)
     elif watermark is None:
-        mark_reconciled(state, started)  # a first full sync saw everything
+        base.mark_reconciled(state, started)  # a first full sync saw everything
 
     result = writer.write_batch([], final=True, state=state, cursor_value=None)
     say(f"recharge {raw.name}: done, {result.rows_read} read, {result.rows_inserted} new, "
@@ -263,7 +221,7 @@ def _run(writer: RawWriter, client: HttpClient, raw: RawStream, path: str, key: 
 def _reconcile(writer: RawWriter, client: HttpClient, raw: RawStream, path: str, key: str,
                settings: RechargeSettings, say: Callable[[str], None], state: dict[str, Any],
                started: datetime) -> None:
-    progress = state.get(RECONCILE_IN_PROGRESS) or {}
+    progress = state.get(base.RECONCILE_IN_PROGRESS) or {}
     after_id = progress.get("after_id")
     start_cursor = progress.get("cursor")
     say(f"recharge {raw.name}: reconciling ids"
@@ -278,7 +236,7 @@ def _reconcile(writer: RawWriter, client: HttpClient, raw: RawStream, path: str,
         # the saved page cursor expired: start the pass again (idempotent)
         say(f"recharge {raw.name}: saved reconcile cursor refused ({err.status}); restarting pass")
         _reconcile_pages(writer, client, raw, path, key, params, state, started, None, None)
-    mark_reconciled(state, started)
+    base.mark_reconciled(state, started)
 
 
 def _reconcile_pages(writer: RawWriter, client: HttpClient, raw: RawStream, path: str, key: str,
@@ -293,7 +251,7 @@ def _reconcile_pages(writer: RawWriter, client: HttpClient, raw: RawStream, path
         last = page.next_cursor is None
         hi = ids[-1] if ids and not last else None  # None: no upper bound on the last page
         progress = {"after_id": ids[-1] if ids else after_id, "cursor": page.next_cursor}
-        state[RECONCILE_IN_PROGRESS] = progress
+        state[base.RECONCILE_IN_PROGRESS] = progress
         # the page's rows, the ids it no longer lists (after_id < id <= hi) marked deleted, and
         # the pass's progress: one transaction
         writer.mark_deleted(set(ids), at=started, after=after_id, through=hi,
@@ -301,6 +259,6 @@ def _reconcile_pages(writer: RawWriter, client: HttpClient, raw: RawStream, path
         after_id = progress["after_id"]
 
 
-sync_stream = entry_point(RechargeSettings, sync)
-SOURCE = api_source(SOURCE_NAME, STREAMS, (TOKEN_ENV,), f"Recharge subscriptions API "
+sync_stream = base.entry_point(RechargeSettings, sync)
+SOURCE = base.api_source(SOURCE_NAME, STREAMS, (TOKEN_ENV,), f"Recharge subscriptions API "
                     f"{API_VERSION}: customers, subscriptions, charges", sync_stream)

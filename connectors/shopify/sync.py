@@ -14,17 +14,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator, Mapping
 
 from connectors.http import AuthError, HttpError, ResponseFormatError, graphql_connection
+from connectors import sync_base as base
 from connectors.raw import RawStream, RawWriter, SyncResult, WarehouseLike
-from connectors.sync_base import (
-    ConnectorSettings,
-    api_source,
-    entry_point,
-    env_number,
-    env_text,
-    env_token,
-    record_stream,
-    run_stream,
-)
 
 from .graphql import API_VERSION, ShopifyGraphQL
 from .queries import (
@@ -59,11 +50,11 @@ DEFAULT_PAGE_SIZE = {"customers": 100, "orders": 25, "products": 10}
 
 
 def raw_stream(name: str, source: str = SOURCE_NAME) -> RawStream:
-    return record_stream(source, name, STREAMS, "Shopify")
+    return base.record_stream(source, name, STREAMS, "Shopify")
 
 
 @dataclass(frozen=True)
-class ShopifySettings(ConnectorSettings):
+class ShopifySettings(base.ConnectorSettings):
     shop: str | None = None
     base_url: str | None = None              # override (local test server, proxy)
     api_version: str = API_VERSION
@@ -81,29 +72,29 @@ class ShopifySettings(ConnectorSettings):
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "ShopifySettings":
         """Settings from environment variables (see README.md)."""
-        token = env_token(env, "SHOPIFY_ACCESS_TOKEN")
-        shop = env_text(env, "SHOPIFY_SHOP")
-        base_url = env_text(env, "SHOPIFY_BASE_URL")
+        token = base.env_token(env, "SHOPIFY_ACCESS_TOKEN")
+        shop = base.env_text(env, "SHOPIFY_SHOP")
+        base_url = base.env_text(env, "SHOPIFY_BASE_URL")
         if not shop and not base_url:
             raise ValueError("SHOPIFY_SHOP is not set (e.g. 'example' for example.myshopify.com)")
-        bulk = env_text(env, "SHOPIFY_BULK", "auto").lower()
+        bulk = base.env_text(env, "SHOPIFY_BULK", "auto").lower()
         if bulk not in ("auto", "always", "never"):
             raise ValueError("SHOPIFY_BULK must be auto, always or never")
-        page_size = env_number(env, "SHOPIFY_PAGE_SIZE", 0)
-        retries = env_number(env, "SHOPIFY_MAX_RETRIES", -1)
+        page_size = base.env_number(env, "SHOPIFY_PAGE_SIZE", 0)
+        retries = base.env_number(env, "SHOPIFY_MAX_RETRIES", -1)
         return cls(
             token=token,
             shop=shop,
             base_url=base_url,
-            api_version=env_text(env, "SHOPIFY_API_VERSION", API_VERSION),
-            lookback=timedelta(minutes=env_number(env, "SHOPIFY_LOOKBACK_MINUTES", 60)),
+            api_version=base.env_text(env, "SHOPIFY_API_VERSION", API_VERSION),
+            lookback=timedelta(minutes=base.env_number(env, "SHOPIFY_LOOKBACK_MINUTES", 60)),
             page_size=int(page_size) if page_size else None,
             bulk=bulk,
-            bulk_poll_seconds=env_number(env, "SHOPIFY_BULK_POLL_SECONDS", 5.0),
-            bulk_batch=int(env_number(env, "SHOPIFY_BULK_BATCH", 500)),
+            bulk_poll_seconds=base.env_number(env, "SHOPIFY_BULK_POLL_SECONDS", 5.0),
+            bulk_batch=int(base.env_number(env, "SHOPIFY_BULK_BATCH", 500)),
             max_retries=None if retries < 0 else int(retries),
-            backoff_base=env_number(env, "SHOPIFY_BACKOFF_BASE", None),  # type: ignore[arg-type]
-            timeout=env_number(env, "SHOPIFY_TIMEOUT", None),  # type: ignore[arg-type]
+            backoff_base=base.env_number(env, "SHOPIFY_BACKOFF_BASE", None),  # type: ignore[arg-type]
+            timeout=base.env_number(env, "SHOPIFY_TIMEOUT", None),  # type: ignore[arg-type]
         )
 
     def page_size_for(self, stream: str) -> int:
@@ -170,21 +161,15 @@ def _closed(nodes: list[Any]) -> dict[str, Any]:
 # the sync
 
 
-def sync(
-    warehouse: WarehouseLike,
-    stream: str,
-    settings: ShopifySettings,
-    *,
-    client: ShopifyGraphQL | None = None,
-    log: Callable[[str], None] | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-) -> SyncResult:
+def sync(warehouse: WarehouseLike, stream: str, settings: ShopifySettings, *,
+         client: ShopifyGraphQL | None = None, log: Callable[[str], None] | None = None,
+         sleep: Callable[[float], None] = time.sleep) -> SyncResult:
     """Sync ``stream`` (customers | orders | products); see README.md."""
     say = log or (lambda _m: None)
-    gql = client or settings.client(log=say, sleep=sleep)
-    return run_stream(warehouse, raw_stream(stream, settings.source),
-                      lambda writer: _run(gql, writer, stream, settings, say, sleep),
-                      close=gql.close if client is None else None)
+    return base.run_stream(
+        warehouse, raw_stream(stream, settings.source),
+        lambda writer, gql: _run(gql, writer, stream, settings, say, sleep),
+        client=client, make_client=lambda: settings.client(log=say, sleep=sleep))
 
 
 def _run(gql: ShopifyGraphQL, writer: RawWriter, stream: str, cfg: ShopifySettings,
@@ -440,7 +425,7 @@ def _jsonl_lines(gql: ShopifyGraphQL, url: str, skip: int) -> Iterator[tuple[int
 
 
 REQUIRED_ENV = ("SHOPIFY_SHOP", "SHOPIFY_ACCESS_TOKEN")
-sync_stream = entry_point(ShopifySettings, sync)
-SOURCE = api_source(SOURCE_NAME, STREAMS, REQUIRED_ENV, f"Shopify GraphQL Admin API {API_VERSION}: "
+sync_stream = base.entry_point(ShopifySettings, sync)
+SOURCE = base.api_source(SOURCE_NAME, STREAMS, REQUIRED_ENV, f"Shopify GraphQL Admin API {API_VERSION}: "
                     f"customers, orders (line items, selling plans), products (variants)",
                     sync_stream)
