@@ -539,8 +539,8 @@ class RawWriter:
         if len(stream.primary_key) != 1:
             raise RawSchemaError(f"{stream.schema}.{stream.name}: mark_deleted needs a "
                                  f"single-column primary key")
-        if stream.column_type(column) != "TIMESTAMP":
-            raise RawSchemaError(f"{stream.schema}.{stream.name}.{column} is not a TIMESTAMP")
+        if (column, "TIMESTAMP") not in {(c.name, c.sql_type) for c in stream.columns}:
+            raise RawSchemaError(f"{stream.schema}.{stream.name} has no TIMESTAMP column {column}")
         gone = self._not_present(present, at, after, through, column)
         batch.setdefault("final", False)
         batch.setdefault("cursor_value", None)
