@@ -4,13 +4,14 @@ Each connector package exposes ``SOURCE: ApiSource``; orchestration builds one m
 *configured* source (assets ``["raw_<name>", stream]``) and calls ``sync`` once per stream.
 Connectors never import dagster; orchestration never knows a provider's protocol.
 
-    # connectors/recharge/__init__.py
-    SOURCE = ApiSource(
-        name="recharge",                                   # -> schema raw_recharge
-        streams=("customers", "subscriptions", "charges"),
-        required_env=("RECHARGE_API_TOKEN",),               # configured iff all are set
-        description="Recharge subscriptions API 2021-11",
-        sync=sync_stream,   # (warehouse, stream, env, log) -> SyncResult
+    # connectors/recharge/sync.py (re-exported by the package), on connectors/sync_base.py
+    sync_stream = base.entry_point(RechargeSettings, sync)  # (warehouse, stream, env, log)
+    SOURCE = base.api_source(
+        "recharge",                                         # -> schema raw_recharge
+        ("customers", "subscriptions", "charges"),
+        ("RECHARGE_API_TOKEN",),                            # configured iff all are set
+        "Recharge subscriptions API 2021-11",
+        sync_stream,                                        # -> SyncResult
     )
 
     # orchestration / scripts

@@ -35,6 +35,12 @@ Usage (an API connector streaming pages)::
             writer.write_batch(page_rows, final=False)   # rows + cursor commit together
         writer.write_batch([], final=True)               # marks the sync_log row 'success'
 
+A deletion pass lists the source's keys and lets the writer mark the rest (a ``deleted_at``
+TIMESTAMP column set, the stored record kept), with the page's rows, in one commit::
+
+        writer.mark_deleted(listed_ids, at=started, after=prev_last_id, through=last_id,
+                            rows=page_rows, state=state)
+
 Rows are sequences of Python values in ``stream.columns`` order (str, int, float, bool,
 date, datetime (naive UTC), None; JSON columns take JSON text or dict/list). In typed raw columns
 an empty string is stored as NULL (the staging format cannot tell them apart); JSON payloads keep

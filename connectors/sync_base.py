@@ -22,6 +22,29 @@ provider does differently (protocol, record shape, wording of its credentials).
 
 Deletions are marked by the writer itself (:meth:`connectors.raw.RawWriter.mark_deleted`).
 Plain Python: no dagster import.
+
+A new connector ``connectors/<name>/`` is its README (the protocol, the authority) and a
+``sync.py`` of provider code only (``connectors/colorme/sync.py`` is the model)::
+
+    STREAMS = {"orders": ("v2/orders", "orders", "read_orders")}   # path, list key, scope
+    AUTH_HELP = base.AuthHelp(provider=..., credential=f"token in {TOKEN_ENV}",
+                              forbidden="... {scope} ...", unauthorized="... set X_TOKEN.")
+    def raw_stream(stream, source=SOURCE_NAME): return base.record_stream(source, stream, STREAMS, "X")
+    @dataclass(frozen=True)
+    class XSettings(base.ConnectorSettings):            # base_url, max_retries, source, ...
+        @classmethod
+        def from_env(cls, env): return cls(token=base.env_token(env, TOKEN_ENV), ...)
+    def make_client(settings, *, sleep, log): return base.http_client(settings, auth=..., ...)
+    def sync(warehouse, stream, settings, *, client=None, log=None, sleep=time.sleep):
+        return base.run_stream(warehouse, raw_stream(stream, settings.source),
+                               lambda writer, http: ...pages -> writer.write_batch(...),
+                               client=client, make_client=lambda: make_client(settings, ...),
+                               explain=lambda err: AUTH_HELP.explain(err, stream, path, scope))
+    sync_stream = base.entry_point(XSettings, sync)
+    SOURCE = base.api_source("x", STREAMS, (TOKEN_ENV,), "X API v2", sync_stream)
+
+with ``from .sync import *`` in its ``__init__.py`` and its module name in
+``connectors.api_source.API_SOURCE_MODULES``.
 """
 
 from __future__ import annotations
