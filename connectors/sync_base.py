@@ -7,8 +7,8 @@ provider does differently (protocol, record shape, wording of its credentials).
   ``updated_at`` TIMESTAMP (cursor), ``deleted_at`` TIMESTAMP, ``_record`` JSON;
   :func:`record_row` one row of it.
 - :class:`ConnectorSettings`: the frozen settings every connector extends (token hidden from
-  ``repr``); ``from_env`` reads them with :func:`env_number`, :func:`env_text`,
-  :func:`env_token`, :func:`env_days`.
+  ``repr``); ``from_env`` reads them with :func:`common_env` (token, base URL, lookback,
+  reconcile period) and :func:`env_number`, :func:`env_text`, :func:`env_token`, :func:`env_days`.
 - :class:`AuthHelp` / :func:`explain_auth`: turns a 401/403 into a message naming the
   variable or the scope.
 - :func:`reconcile_due` / :func:`mark_reconciled`: is a deletion pass due, kept in the stream
@@ -29,7 +29,8 @@ A new connector ``connectors/<name>/`` is its README (the protocol, the authorit
     STREAMS = {"orders": ("v2/orders", "orders", "read_orders")}   # path, list key, scope
     AUTH_HELP = base.AuthHelp(provider=..., credential=f"token in {TOKEN_ENV}",
                               forbidden="... {scope} ...", unauthorized="... set X_TOKEN.")
-    def raw_stream(stream, source=SOURCE_NAME): return base.record_stream(source, stream, STREAMS, "X")
+    def raw_stream(stream, source=SOURCE_NAME):
+        return base.record_stream(source, stream, STREAMS, "X")
     @dataclass(frozen=True)
     class XSettings(base.ConnectorSettings):            # base_url, max_retries, source, ...
         @classmethod
@@ -145,6 +146,20 @@ def env_days(env: Mapping[str, str], name: str, default: float) -> timedelta | N
     return None if days < 0 else timedelta(days=days)
 
 
+def common_env(env: Mapping[str, str], prefix: str, token_env: str, how_to_get_one: str,
+               default_base_url: str) -> dict[str, Any]:
+    """The settings every connector with a deletion pass reads the same way: ``token`` from
+    ``token_env``, ``base_url`` from ``<prefix>_BASE_URL``, ``lookback`` from
+    ``<prefix>_LOOKBACK_HOURS`` (24) and ``reconcile_every`` from ``<prefix>_RECONCILE_DAYS``
+    (7; negative: never), as keywords for the settings class."""
+    return {
+        "token": env_token(env, token_env, how_to_get_one),
+        "base_url": env_text(env, f"{prefix}_BASE_URL", default_base_url),
+        "lookback": timedelta(hours=env_number(env, f"{prefix}_LOOKBACK_HOURS", 24)),
+        "reconcile_every": env_days(env, f"{prefix}_RECONCILE_DAYS", 7),
+    }
+
+
 @dataclass(frozen=True)
 class ConnectorSettings:
     """Frozen settings of one connector; subclasses add their own fields (all with defaults) and
@@ -157,7 +172,8 @@ class ConnectorSettings:
 
     def __init_subclass__(cls, **kw: Any) -> None:
         super().__init_subclass__(**kw)
-        cls.__repr__ = ConnectorSettings.__repr__  # type: ignore[method-assign]  # kept by @dataclass
+        # set before @dataclass runs on the subclass, which then keeps it
+        cls.__repr__ = ConnectorSettings.__repr__  # type: ignore[method-assign]
 
     @classmethod
     def from_env(cls: type[S], env: Mapping[str, str]) -> S:  # pragma: no cover - abstract
@@ -202,7 +218,8 @@ def explain_auth(err: AuthError, *, provider: str, request: str, credential: str
     if err.status == 403:
         msg = f"{provider} refused {request} (403 Forbidden): {forbidden}"
     else:
-        msg = f"{provider} refused the {credential} ({err.status or 401} Unauthorized): {unauthorized}"
+        msg = (f"{provider} refused the {credential} ({err.status or 401} Unauthorized): "
+               f"{unauthorized}")
     if err.provider_message:
         msg += f" {provider} said: {err.provider_message}"
     return err.reworded(msg)
@@ -265,9 +282,9 @@ def run_stream(warehouse: WarehouseLike, raw: RawStream,
 def http_client(settings: ConnectorSettings, *, auth: Any, throttle: Any, log: Log | None,
                 sleep: Callable[[float], None], **options: Any) -> HttpClient:
     """The connector's HTTP client on ``settings.base_url`` with ``settings.max_retries``."""
-    return HttpClient(settings.base_url, auth=auth, throttle=throttle,  # type: ignore[attr-defined]
-                      max_retries=settings.max_retries, sleep=sleep, log=log,  # type: ignore[attr-defined]
-                      **options)
+    base_url, retries = settings.base_url, settings.max_retries  # type: ignore[attr-defined]
+    return HttpClient(base_url, auth=auth, throttle=throttle, max_retries=retries, sleep=sleep,
+                      log=log, **options)
 
 
 def require_int_ids(records: Iterable[Any], what: str, request: str) -> None:

@@ -25,18 +25,17 @@ DEFAULT_BASE_URL = "https://api.shop-pro.jp"
 SOURCE_NAME = "colorme"
 TOKEN_ENV = "COLORME_ACCESS_TOKEN"
 JST = timezone(timedelta(hours=9))
-#: Largest ``limit`` per stream. Asking for fewer per page costs requests under the request limit
-#: (50-record sales pages halved the throughput: benchmarks/connectors.py).
-MAX_LIMIT_BY_STREAM = {"sales": 100, "customers": 100, "products": 50}
-MAX_LIMIT = max(MAX_LIMIT_BY_STREAM.values())
 MAX_RESTARTS = 5
 
-#: stream -> (path, list key, scope)
-STREAMS: dict[str, tuple[str, str, str]] = {
-    "sales": ("v1/sales.json", "sales", "read_sales"),
-    "customers": ("v1/customers.json", "customers", "read_sales"),
-    "products": ("v1/products.json", "products", "read_products"),
+#: stream -> (path, list key, scope, largest ``limit``). Asking for fewer per page costs
+#: requests under the request limit (50-record sales pages halved the throughput:
+#: benchmarks/connectors.py).
+STREAMS: dict[str, tuple[str, str, str, int]] = {
+    "sales": ("v1/sales.json", "sales", "read_sales", 100),
+    "customers": ("v1/customers.json", "customers", "read_sales", 100),
+    "products": ("v1/products.json", "products", "read_products", 50),
 }
+MAX_LIMIT = max(limit for *_, limit in STREAMS.values())
 
 AUTH_HELP = base.AuthHelp(
     provider="カラーミーショップ", credential=f"access token in {TOKEN_ENV}",
@@ -65,27 +64,21 @@ class ColorMeSettings(base.ConnectorSettings):
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "ColorMeSettings":
         """Settings from environment variables (see README.md)."""
-        token = base.env_token(env, TOKEN_ENV, "authorize the Teiki app on カラーミーショップ and set "
-                                          "its access token")
+        common = base.common_env(env, "COLORME", TOKEN_ENV, "authorize the Teiki app on "
+                                 "カラーミーショップ and set its access token", DEFAULT_BASE_URL)
         page_size = (int(base.env_number(env, "COLORME_PAGE_SIZE", MAX_LIMIT))
                      if base.env_text(env, "COLORME_PAGE_SIZE") else None)
         if page_size is not None and not 1 <= page_size <= MAX_LIMIT:
             raise ValueError(f"COLORME_PAGE_SIZE must be 1..{MAX_LIMIT}, got {page_size}")
-        return cls(
-            token=token,
-            base_url=base.env_text(env, "COLORME_BASE_URL", DEFAULT_BASE_URL),
-            page_size=page_size,
-            lookback=timedelta(hours=base.env_number(env, "COLORME_LOOKBACK_HOURS", 24)),
-            reconcile_every=base.env_days(env, "COLORME_RECONCILE_DAYS", 7),
-            requests_per_minute=base.env_number(env, "COLORME_REQUESTS_PER_MINUTE", 120),
-        )
+        return cls(**common, page_size=page_size,
+                   requests_per_minute=base.env_number(env, "COLORME_REQUESTS_PER_MINUTE", 120))
 
 
 settings_from_env = ColorMeSettings.from_env
 
 
 def page_size(settings: ColorMeSettings, stream: str) -> int:
-    largest = MAX_LIMIT_BY_STREAM[stream]
+    largest = STREAMS[stream][3]
     return largest if settings.page_size is None else min(settings.page_size, largest)
 
 
@@ -94,6 +87,22 @@ def make_client(settings: ColorMeSettings, *, sleep: Callable[[float], None] = t
     return base.http_client(settings, auth=BearerAuth(settings.token),
                             throttle=MinInterval(60.0 / settings.requests_per_minute, sleep=sleep),
                             sleep=sleep, log=log)
+
+
+def sync(warehouse: WarehouseLike, stream: str, settings: ColorMeSettings, *,
+         client: HttpClient | None = None, log: Callable[[str], None] | None = None,
+         sleep: Callable[[float], None] = time.sleep, now: Callable[[], datetime] = utc_now
+         ) -> SyncResult:
+    """Sync one stream (see README.md)."""
+    raw = raw_stream(stream, settings.source)
+    path, _key, scope, _limit = STREAMS[stream]
+    say = log or (lambda _m: None)
+    started = now().replace(microsecond=0)
+    return base.run_stream(
+        warehouse, raw,
+        lambda writer, http: _run(writer, http, raw, stream, settings, say, started),
+        client=client, make_client=lambda: make_client(settings, sleep=sleep, log=say),
+        explain=lambda err: AUTH_HELP.explain(err, stream, path, scope))
 
 
 def _epoch(value: Any) -> datetime | None:
@@ -125,25 +134,10 @@ def _row(rec: dict[str, Any]) -> tuple[Any, ...]:
     return base.record_row(rec, _epoch(rec.get("update_date")))
 
 
-def sync(warehouse: WarehouseLike, stream: str, settings: ColorMeSettings, *,
-         client: HttpClient | None = None, log: Callable[[str], None] | None = None,
-         sleep: Callable[[float], None] = time.sleep, now: Callable[[], datetime] = utc_now
-         ) -> SyncResult:
-    """Sync one stream (see README.md)."""
-    raw = raw_stream(stream, settings.source)
-    path, _key, scope = STREAMS[stream]
-    say = log or (lambda _m: None)
-    started = now().replace(microsecond=0)
-    return base.run_stream(
-        warehouse, raw, lambda writer, http: _run(writer, http, raw, stream, settings, say, started),
-        client=client, make_client=lambda: make_client(settings, sleep=sleep, log=say),
-        explain=lambda err: AUTH_HELP.explain(err, stream, path, scope))
-
-
 def _pages(client: HttpClient, stream: str, params: dict[str, Any], settings: ColorMeSettings,
            offset: int = 0, last_id: int | None = None):
     """The shared offset pager, pages overlapping by one record (raises OffsetShifted)."""
-    path, key, _ = STREAMS[stream]
+    path, key, _scope, _limit = STREAMS[stream]
     return offset_pages(client, path, params=params, items=lambda b: _records(b, key, path),
                         total=_total, limit=page_size(settings, stream), start=offset,
                         start_key=last_id, key=lambda r: r["id"])
@@ -202,7 +196,8 @@ def _run(writer: RawWriter, client: HttpClient, raw: RawStream, stream: str,
     return result
 
 
-def _reconcile(writer: RawWriter, client: HttpClient, stream: str, say: Callable[[str], None], settings: ColorMeSettings, state: dict[str, Any],
+def _reconcile(writer: RawWriter, client: HttpClient, stream: str, say: Callable[[str], None],
+               settings: ColorMeSettings, state: dict[str, Any],
                started: datetime) -> None:
     say(f"colorme {stream}: listing every id to find deletions")
     path = STREAMS[stream][0]

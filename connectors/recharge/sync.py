@@ -77,20 +77,15 @@ class RechargeSettings(base.ConnectorSettings):
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "RechargeSettings":
         """Settings from environment variables (see README.md)."""
-        token = base.env_token(env, TOKEN_ENV, "create an API token in Recharge and set it")
+        common = base.common_env(env, "RECHARGE", TOKEN_ENV,
+                                 "create an API token in Recharge and set it", DEFAULT_BASE_URL)
         page_size = int(base.env_number(env, "RECHARGE_PAGE_SIZE", 250))
         if not 1 <= page_size <= 250:
             raise ValueError(
                 f"RECHARGE_PAGE_SIZE must be 1..250 (Recharge's maximum), got {page_size}")
-        return cls(
-            token=token,
-            base_url=base.env_text(env, "RECHARGE_BASE_URL", DEFAULT_BASE_URL),
-            page_size=page_size,
-            lookback=timedelta(hours=base.env_number(env, "RECHARGE_LOOKBACK_HOURS", 24)),
-            reconcile_every=base.env_days(env, "RECHARGE_RECONCILE_DAYS", 7),
-            bucket_size=base.env_number(env, "RECHARGE_BUCKET_SIZE", 40),
-            leak_per_second=base.env_number(env, "RECHARGE_LEAK_RATE", 2.0),
-        )
+        return cls(**common, page_size=page_size,
+                   bucket_size=base.env_number(env, "RECHARGE_BUCKET_SIZE", 40),
+                   leak_per_second=base.env_number(env, "RECHARGE_LEAK_RATE", 2.0))
 
 
 settings_from_env = RechargeSettings.from_env
