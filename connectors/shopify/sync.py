@@ -256,24 +256,20 @@ def _product_deletions(gql: ShopifyGraphQL, writer: RawWriter, cfg: ShopifySetti
         data = gql.execute(PRODUCT_DELETIONS, {"first": 250, "after": after, "query": search},
                            operation="ProductDeletions")
         events, end, has_next = graphql_connection(data, ("deletionEvents",))
-        rows = []
+        deleted: dict[int, datetime | None] = {}
+        gids: dict[int, Any] = {}
         newest = since
         for ev in events:
             pid = gid_number(ev.get("subjectId"))
-            occurred = parse_ts(ev.get("occurredAt"))
-            found = writer.con.execute(
-                f"SELECT updated_at, CAST(_record AS VARCHAR), deleted_at FROM {writer.stream.table} "
-                f"WHERE id = ?", [pid]).fetchone()
-            if found and found[2] is not None:
-                continue
-            record = json.loads(found[1]) if found and found[1] else {"id": ev.get("subjectId")}
-            rows.append((pid, found[0] if found else occurred, occurred,
-                         json.dumps(record, ensure_ascii=False, sort_keys=True)))
+            deleted[pid], gids[pid] = parse_ts(ev.get("occurredAt")), ev.get("subjectId")
             if ev.get("occurredAt") and (newest is None or ev["occurredAt"] > newest):
                 newest = ev["occurredAt"]
         st["deletions_since"] = newest
-        writer.write_batch(rows, final=False, cursor_value=None, state=st)
-        marked += len(rows)
+        # a product deleted before it was ever synced lands as a stub with its gid
+        n = writer.mark_deleted_keys(deleted, unknown=lambda pid, at: (
+            pid, at, at, json.dumps({"id": gids[pid]}, ensure_ascii=False, sort_keys=True)),
+            state=st)
+        marked += n
         if not has_next:
             break
         after = end

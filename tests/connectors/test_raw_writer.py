@@ -188,3 +188,19 @@ def test_mark_deleted_before_any_table_and_on_a_stream_without_the_column(wh: Pa
     with RawWriter(wh, ORDERS) as w:
         with pytest.raises(RawSchemaError, match="no TIMESTAMP column deleted_at"):
             w.mark_deleted(set(), at=datetime(2026, 11, 1))
+
+
+def test_mark_deleted_keys_marks_reported_deletions_once(wh: Path) -> None:
+    first, again = datetime(2026, 11, 20), datetime(2026, 11, 22)
+    with RawWriter(wh, LISTED) as w:
+        w.write_batch([live(1, 1), live(2, 2)], final=False)
+        stub = lambda key, at: (key, at, at, {"id": key, "stub": True})  # noqa: E731
+        assert w.mark_deleted_keys({2: first, 7: first}, unknown=stub) == 2
+        # reported again later: already marked, left alone; unknown keys without a stub: skipped
+        assert w.mark_deleted_keys({2: again, 8: again}, state={"since": "x"}, final=True) == 0
+    rows = query(wh, "SELECT id, updated_at, deleted_at, _record->>'stub' FROM raw_recharge.charges "
+                     "ORDER BY id")
+    assert rows == [(1, datetime(2026, 11, 1), None, None), (2, datetime(2026, 11, 2), first, None),
+                    (7, first, first, "true")]
+    assert json.loads(query(wh, "SELECT CAST(state AS VARCHAR) FROM raw_meta.sync_state")[0][0]) == {
+        "since": "x"}
