@@ -4,13 +4,14 @@ Each connector package exposes ``SOURCE: ApiSource``; orchestration builds one m
 *configured* source (assets ``["raw_<name>", stream]``) and calls ``sync`` once per stream.
 Connectors never import dagster; orchestration never knows a provider's protocol.
 
-    # connectors/recharge/__init__.py
-    SOURCE = ApiSource(
-        name="recharge",                                   # -> schema raw_recharge
-        streams=("customers", "subscriptions", "charges"),
-        required_env=("RECHARGE_API_TOKEN",),               # configured iff all are set
-        description="Recharge subscriptions API 2021-11",
-        sync=sync_stream,   # (warehouse, stream, env, log) -> SyncResult
+    # connectors/recharge/sync.py (re-exported by the package), on connectors/sync_base.py
+    sync_stream = base.entry_point(RechargeSettings, sync)  # (warehouse, stream, env, log)
+    SOURCE = base.api_source(
+        "recharge",                                         # -> schema raw_recharge
+        ("customers", "subscriptions", "charges"),
+        ("RECHARGE_API_TOKEN",),                            # configured iff all are set
+        "Recharge subscriptions API 2021-11",
+        sync_stream,                                        # -> SyncResult
     )
 
     # orchestration / scripts
@@ -91,14 +92,3 @@ def api_sources(modules: tuple[str, ...] = API_SOURCE_MODULES) -> list[ApiSource
 def configured_sources(env: Mapping[str, str]) -> list[ApiSource]:
     """The API sources whose required environment variables are all set in ``env``."""
     return [s for s in api_sources() if s.is_configured(env)]
-
-
-def env_number(env: Mapping[str, str], name: str, default: float) -> float:
-    """A numeric setting from the environment; unset or blank means `default`."""
-    raw = (env.get(name) or "").strip()
-    if not raw:
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise ValueError(f"{name}={raw!r} is not a number") from None

@@ -35,6 +35,16 @@ Usage (an API connector streaming pages)::
             writer.write_batch(page_rows, final=False)   # rows + cursor commit together
         writer.write_batch([], final=True)               # marks the sync_log row 'success'
 
+A deletion pass lists the source's keys and lets the writer mark the rest (a ``deleted_at``
+TIMESTAMP column set, the stored record kept), with the page's rows, in one commit::
+
+        writer.mark_deleted(listed_ids, at=started, after=prev_last_id, through=last_id,
+                            rows=page_rows, state=state)
+
+and a source that reports deletions (key -> when) has them marked the same way::
+
+        writer.mark_deleted_keys({product_id: occurred_at}, state=state)
+
 Rows are sequences of Python values in ``stream.columns`` order (str, int, float, bool,
 date, datetime (naive UTC), None; JSON columns take JSON text or dict/list). In typed raw columns
 an empty string is stored as NULL (the staging format cannot tell them apart); JSON payloads keep
@@ -59,7 +69,7 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Any, Iterable, Iterator, Sequence, Union
+from typing import Any, Callable, Collection, Iterable, Iterator, Mapping, Sequence, Union
 
 import duckdb
 
@@ -512,6 +522,109 @@ class RawWriter:
             except OSError:
                 pass
         return self.result
+
+    def mark_deleted(
+        self,
+        present: Collection[Any],
+        *,
+        at: datetime,
+        after: Any = None,
+        through: Any = None,
+        rows: Iterable[Sequence[Any]] = (),
+        column: str = "deleted_at",
+        **batch: Any,
+    ) -> int:
+        """Mark deleted every stored row whose key is not in ``present``: ``column`` set to
+        ``at``, every other column kept as stored. Returns how many rows were marked.
+
+        present:        keys the source still lists (the stream's single primary key).
+        after, through: only keys with ``after < key <= through`` (None: no bound), for a
+                        pass that lists the source page by page in key order.
+        rows:           the page's own rows, upserted in the same transaction.
+        batch:          :meth:`write_batch` keywords (``state``, ``cursor_value``, ``final``);
+                        ``final`` defaults to False, ``cursor_value`` to None (keep).
+        Rows already marked stay as they are.
+        """
+        self._deletion_column(column)
+        gone = self._not_present(present, at, after, through, column)
+        batch.setdefault("final", False)
+        batch.setdefault("cursor_value", None)
+        self.write_batch(list(rows) + gone, **batch)
+        return len(gone)
+
+    def mark_deleted_keys(
+        self,
+        deleted: Mapping[Any, datetime],
+        *,
+        unknown: Callable[[Any, datetime], Sequence[Any]] | None = None,
+        column: str = "deleted_at",
+        **batch: Any,
+    ) -> int:
+        """Mark deleted the rows whose keys the source reported deleted (``key -> when``), for
+        sources that list deletions: ``column`` set, every other column kept as stored. A key
+        already marked is left alone; a key never stored gets the row ``unknown(key, at)``
+        (skipped when None). One commit with ``batch`` (:meth:`write_batch` keywords;
+        ``final`` defaults to False, ``cursor_value`` to None). Returns the rows written."""
+        d = self._deletion_column(column)
+        stored = self._stored(list(deleted))
+        json_idx = [i for i, c in enumerate(self.stream.columns) if c.sql_type == "JSON"]
+        rows = []
+        for key, at in deleted.items():
+            row = stored.get(key)
+            if row is None:
+                if unknown is not None:  # JSON as text, like the stored rows beside it
+                    rows.append(_jsonify(unknown(key, at), json_idx))
+            elif row[d] is None:
+                rows.append(row[:d] + (at,) + row[d + 1:])
+        batch.setdefault("final", False)
+        batch.setdefault("cursor_value", None)
+        self.write_batch(rows, **batch)
+        return len(rows)
+
+    def _deletion_column(self, column: str) -> int:
+        stream = self.stream
+        if len(stream.primary_key) != 1:
+            raise RawSchemaError(f"{stream.schema}.{stream.name}: marking deletions needs a "
+                                 f"single-column primary key")
+        names = [(c.name, c.sql_type) for c in stream.columns]
+        if (column, "TIMESTAMP") not in names:
+            raise RawSchemaError(f"{stream.schema}.{stream.name} has no TIMESTAMP column {column}")
+        return names.index((column, "TIMESTAMP"))
+
+    def _select(self) -> str:
+        return ", ".join(f"CAST({_q(c.name)} AS VARCHAR)" if c.sql_type == "JSON" else _q(c.name)
+                         for c in self.stream.columns)
+
+    def _stored(self, keys: list[Any]) -> dict[Any, tuple[Any, ...]]:
+        """The stored rows (payload columns, JSON as text) of ``keys``, by key."""
+        stream = self.stream
+        if not keys or not _table_exists(self.con, stream.schema, stream.name):
+            return {}
+        k = [c.name for c in stream.columns].index(stream.primary_key[0])
+        found = self.con.execute(f"SELECT {self._select()} FROM {stream.table} "
+                                 f"WHERE {_q(stream.primary_key[0])} IN (SELECT unnest(?))",
+                                 [keys]).fetchall()
+        return {row[k]: row for row in found}
+
+    def _not_present(self, present: Collection[Any], at: datetime, after: Any, through: Any,
+                     column: str) -> list[tuple[Any, ...]]:
+        stream = self.stream
+        if not _table_exists(self.con, stream.schema, stream.name):
+            return []
+        key = _q(stream.primary_key[0])
+        select = self._select()
+        where, args = [f"{_q(column)} IS NULL"], []
+        if after is not None:
+            where.append(f"{key} > ?")
+            args.append(after)
+        if through is not None:
+            where.append(f"{key} <= ?")
+            args.append(through)
+        names = [c.name for c in stream.columns]
+        k, d = names.index(stream.primary_key[0]), names.index(column)
+        found = self.con.execute(f"SELECT {select} FROM {stream.table} WHERE {' AND '.join(where)} "
+                                 f"ORDER BY {key}", args).fetchall()
+        return [row[:d] + (at,) + row[d + 1:] for row in found if row[k] not in present]
 
     def _commit_batch(
         self,

@@ -14,15 +14,14 @@ later, every outbound channel. Built on ``requests`` only; never imports dagster
 
 Pieces (each module has its own docstring):
 - client.py      HttpClient (session, timeouts, retries + backoff + Retry-After), parse_retry_after
-- auth.py        HeaderTokenAuth, BearerAuth, NoAuth, Redactor (secrets never leak)
-- throttle.py    LeakyBucket, MinInterval, CostBasedThrottle, AllOf
-- pagination.py  cursor_param_pages, offset_pages, link_header_pages / next_link,
-                 graphql_connection
+- auth.py        HeaderTokenAuth, BearerAuth, Auth (none), Redactor (secrets never leak)
+- throttle.py    LeakyBucket, MinInterval, CostBasedThrottle
+- pagination.py  cursor_param_pages, offset_pages (OffsetShifted), graphql_connection
 - errors.py      HttpError > AuthError, RateLimitError, ServerError, TransportError,
                  ResponseFormatError
 """
 
-from .auth import REDACTED, Auth, BearerAuth, HeaderTokenAuth, NoAuth, Redactor
+from .auth import REDACTED, Auth, BearerAuth, HeaderTokenAuth, Redactor
 from .client import DEFAULT_USER_AGENT, HttpClient, parse_retry_after
 from .errors import (
     AuthError,
@@ -32,18 +31,10 @@ from .errors import (
     ServerError,
     TransportError,
 )
-from .pagination import (
-    Page,
-    cursor_param_pages,
-    graphql_connection,
-    link_header_pages,
-    next_link,
-    offset_pages,
-)
-from .throttle import AllOf, CostBasedThrottle, LeakyBucket, MinInterval, Throttle
+from .pagination import OffsetShifted, Page, cursor_param_pages, graphql_connection, offset_pages
+from .throttle import CostBasedThrottle, LeakyBucket, MinInterval, Throttle
 
 __all__ = [
-    "AllOf",
     "Auth",
     "AuthError",
     "BearerAuth",
@@ -54,7 +45,7 @@ __all__ = [
     "HttpError",
     "LeakyBucket",
     "MinInterval",
-    "NoAuth",
+    "OffsetShifted",
     "Page",
     "REDACTED",
     "RateLimitError",
@@ -65,8 +56,6 @@ __all__ = [
     "TransportError",
     "cursor_param_pages",
     "graphql_connection",
-    "link_header_pages",
-    "next_link",
     "offset_pages",
     "parse_retry_after",
 ]

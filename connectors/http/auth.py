@@ -6,7 +6,7 @@ scrubs from every URL, body excerpt, log line and exception it produces::
     HeaderTokenAuth("X-Shopify-Access-Token", token)   # Shopify Admin API
     HeaderTokenAuth("X-Recharge-Access-Token", token)  # Recharge
     BearerAuth(token)                                   # OAuth 2 bearer (カラーミーショップ)
-    NoAuth()                                            # local tests of public endpoints
+    Auth()                                              # no credentials (the client's default)
 
 ``repr()`` of a strategy never shows the token.
 """
@@ -21,7 +21,6 @@ __all__ = [
     "Auth",
     "BearerAuth",
     "HeaderTokenAuth",
-    "NoAuth",
     "REDACTED",
     "SENSITIVE_HEADERS",
     "SENSITIVE_PARAMS",
@@ -75,10 +74,6 @@ class Auth:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
-
-
-class NoAuth(Auth):
-    pass
 
 
 class HeaderTokenAuth(Auth):

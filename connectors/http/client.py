@@ -42,7 +42,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from .auth import Auth, NoAuth, Redactor
+from .auth import Auth, Redactor
 from .errors import (
     AuthError,
     HttpError,
@@ -140,7 +140,7 @@ class HttpClient:
         error_message: Callable[[requests.Response], str | None] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/") + "/"
-        self.auth = auth or NoAuth()
+        self.auth = auth or Auth()
         self.throttle = throttle
         self.timeout = timeout
         self.max_retries = max_retries

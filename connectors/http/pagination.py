@@ -9,12 +9,10 @@ resumable state::
                                    cursor_param="cursor", next_cursor=lambda b: b.get("next_cursor")):
         rows = page.body["subscriptions"]; page.next_cursor   # None on the last page
 
-    # offset/limit (カラーミーショップ)
-    for page in offset_pages(client, "sales.json", params={...}, items=lambda b: b["sales"], limit=100):
-        ...
-
-    # RFC 8288 Link header (rel="next")
-    for page in link_header_pages(client, "orders.json", params={"limit": 250}): ...
+    # offset/limit (カラーミーショップ), pages overlapping by one record to detect shifts
+    for page in offset_pages(client, "sales.json", params={...}, items=lambda b: b["sales"],
+                             limit=100, key=lambda r: r["id"]):
+        page.items; page.next_cursor, page.last_key   # resume: start=..., start_key=...
 
     # GraphQL connection: pageInfo { hasNextPage endCursor }
     nodes, end_cursor, has_next = graphql_connection(data, ("orders",))
@@ -22,7 +20,6 @@ resumable state::
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
@@ -31,11 +28,10 @@ import requests
 from .errors import ResponseFormatError
 
 __all__ = [
+    "OffsetShifted",
     "Page",
     "cursor_param_pages",
     "graphql_connection",
-    "link_header_pages",
-    "next_link",
     "offset_pages",
 ]
 
@@ -47,6 +43,8 @@ class Page:
     request_cursor: Any            # the cursor/offset/URL used to fetch this page
     next_cursor: Any               # what fetches the next page; None when this is the last one
     response: requests.Response | None = None
+    items: list[Any] | None = None  # offset_pages: this page's records (overlap removed)
+    last_key: Any = None            # offset_pages with key: the last record's key so far
 
 
 def cursor_param_pages(
@@ -77,6 +75,11 @@ def cursor_param_pages(
         cursor = nxt
 
 
+class OffsetShifted(ResponseFormatError):
+    """Records moved under offset pagination: a page did not start with the previous page's
+    last record. Read the result again from offset 0 (upserts make re-reading harmless)."""
+
+
 def offset_pages(
     client: Any,
     path: str,
@@ -88,64 +91,42 @@ def offset_pages(
     offset_param: str = "offset",
     limit_param: str = "limit",
     total: Callable[[Any], int | None] | None = None,
+    key: Callable[[Any], Any] | None = None,
+    start_key: Any = None,
 ) -> Iterator[Page]:
-    """GET with offset/limit until a short page (or ``offset >= total(body)``)."""
-    offset, n = start, 0
+    """GET with offset/limit until a short page (or ``offset >= total(body)``).
+
+    With ``key`` (a record's identity), consecutive pages overlap by one record, which detects
+    records moving while paging: each request after the first starts one record early, and
+    when that record is not the previous page's last one, :class:`OffsetShifted` is raised.
+    ``page.items`` holds the page's records without the overlap and ``page.last_key`` the key
+    of the last record read; resume with ``start=page.next_cursor, start_key=page.last_key``.
+    """
+    offset, last_key, n = start, start_key, 0
+    overlap = key is not None
     while True:
+        request_offset = max(0, offset - 1) if overlap and last_key is not None else offset
         p = dict(params or {})
-        p[offset_param], p[limit_param] = offset, limit
+        p[offset_param], p[limit_param] = request_offset, limit
         body = client.get_json(path, params=p)
         n += 1
-        got = len(items(body))
-        nxt: int | None = offset + got
+        records = list(items(body))
+        got = len(records)
+        if overlap and last_key is not None and offset > 0:
+            if not records or key(records[0]) != last_key:
+                raise OffsetShifted(f"GET /{path}: records moved under offset pagination "
+                                    f"(offset {request_offset})")
+            records = records[1:]
+        if overlap and records:
+            last_key = key(records[-1])
+        nxt: int | None = request_offset + got
         tot = total(body) if total else None
         if got < limit or got == 0 or (tot is not None and nxt >= tot):
             nxt = None
-        yield Page(body, n, offset, nxt)
+        yield Page(body, n, request_offset, nxt, items=records, last_key=last_key)
         if nxt is None:
             return
         offset = nxt
-
-
-_LINK = re.compile(r'<([^>]*)>\s*((?:;\s*[^;,]+)*)')
-
-
-def next_link(response: requests.Response | Mapping[str, str] | str | None) -> str | None:
-    """The ``rel="next"`` URL of a Link header (response, headers mapping, or the header text)."""
-    if response is None:
-        return None
-    if isinstance(response, str):
-        header = response
-    else:
-        headers = response.headers if hasattr(response, "headers") else response
-        header = headers.get("Link") or headers.get("link") or ""
-    for url, attrs in _LINK.findall(header):
-        rels = re.findall(r'rel\s*=\s*"?([^";]+)"?', attrs)
-        if any("next" in r.split() for r in rels):
-            return url
-    return None
-
-
-def link_header_pages(
-    client: Any, path: str, *, params: Mapping[str, Any] | None = None, start: str | None = None
-) -> Iterator[Page]:
-    """GET ``path`` then follow ``Link: <...>; rel="next"`` (the next URL carries the params)."""
-    url: str | None = start
-    n = 0
-    while True:
-        if url is None:
-            resp = client.request("GET", path, params=params)
-            used = path
-        else:
-            resp = client.request("GET", url)
-            used = url
-        body = client.decode_json(resp, "GET", used)
-        n += 1
-        nxt = next_link(resp)
-        yield Page(body, n, used, nxt, resp)
-        if nxt is None:
-            return
-        url = nxt
 
 
 def graphql_connection(data: Any, path: Sequence[str]) -> tuple[list[Any], str | None, bool]:

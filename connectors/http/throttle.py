@@ -10,17 +10,15 @@ the provider's headers). Clock and sleep are injectable so tests run fast::
         # Shopify GraphQL: feed it each response's extensions.cost.throttleStatus via
         # .update(currently_available, maximum, restore_rate); acquire(cost) waits until the
         # estimated budget covers the query's requested cost.
-
-Compose several with :class:`AllOf` (every throttle must allow the request).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable, Iterable, Protocol
+from typing import Any, Callable, Protocol
 
-__all__ = ["AllOf", "CostBasedThrottle", "LeakyBucket", "MinInterval", "Throttle"]
+__all__ = ["CostBasedThrottle", "LeakyBucket", "MinInterval", "Throttle"]
 
 
 class Throttle(Protocol):
@@ -149,17 +147,3 @@ class CostBasedThrottle(_Base):
                 self.restore_rate = float(restore_rate)
             self.available = min(self.maximum, float(currently_available))
             self._t = self.clock()
-
-
-class AllOf:
-    """Every throttle must allow the request (e.g. a leaky bucket plus a minimum interval)."""
-
-    def __init__(self, throttles: Iterable[Throttle]) -> None:
-        self.throttles = list(throttles)
-
-    def acquire(self, cost: float = 1.0) -> float:
-        return sum(t.acquire(cost) for t in self.throttles)
-
-    def observe(self, response: Any) -> None:
-        for t in self.throttles:
-            t.observe(response)

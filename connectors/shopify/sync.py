@@ -1,41 +1,21 @@
 """Sync one Shopify stream into ``raw_shopify.<stream>``: paged incremental, or bulk backfill.
 
-Raw table (one per stream: customers, orders, products)::
-
-    id          BIGINT     numeric part of the gid (gid://shopify/Order/123 -> 123), primary key
-    updated_at  TIMESTAMP  the record's updatedAt (UTC) — the stream's cursor field
-    deleted_at  TIMESTAMP  set when Shopify reports the record deleted (products:
-                           deletionEvents); NULL otherwise
-    _record     JSON       the whole GraphQL node, nested connections complete
-                           (orders.lineItems.nodes, products.variants.nodes) — keys sorted
-
-Incremental (default once a cursor exists): ``query: "updated_at:>='<cursor - lookback>'"``,
-``sortKey: UPDATED_AT`` ascending, ``first``/``after`` pages; each page is committed with
-``write_batch(final=False)`` so the cursor (max updatedAt committed) moves only with its rows.
-A killed sync re-reads from the last committed cursor minus the lookback; rows are upserted by id
-(an unchanged record is left untouched), so nothing is missing and nothing is twice.
-
-Bulk backfill (first sync of customers/orders when ``SHOPIFY_BULK=auto``, or ``always``):
-``bulkOperationRunQuery`` -> poll ``node(id:)`` until COMPLETED -> stream the JSONL from ``url``
--> rebuild children from ``__parentId`` -> commit every ``bulk_batch`` root records together
-with state ``{"bulk": {"id", "created_at", "lines_done"}}`` (the cursor is untouched until the
-end). A killed backfill resumes the *same* operation and skips the lines already committed; the
-last batch sets the cursor to the operation's ``createdAt`` and the incremental pass follows at
-once to pick up what changed while it ran.
-https://shopify.dev/docs/api/usage/bulk-operations/queries
+``README.md`` here is the authority for the protocol (queries, incremental and bulk passes,
+deletion events, limits, raw columns and references); this module only implements it, on the
+shared skeleton (``connectors/sync_base.py``).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator, Mapping
 
-from connectors.http import HttpError, ResponseFormatError, graphql_connection
-from connectors.http.errors import AuthError
-from connectors.raw import RawColumn, RawStream, RawWriter, SyncResult, WarehouseLike
+from connectors.http import AuthError, HttpError, ResponseFormatError, graphql_connection
+from connectors import sync_base as base
+from connectors.raw import RawStream, RawWriter, SyncResult, WarehouseLike
 
 from .graphql import API_VERSION, ShopifyGraphQL
 from .queries import (
@@ -51,11 +31,14 @@ from .queries import (
 
 __all__ = [
     "BULK_STREAMS",
+    "REQUIRED_ENV",
+    "SOURCE",
     "SOURCE_NAME",
     "STREAMS",
-    "ShopifyConfig",
+    "ShopifySettings",
     "raw_stream",
     "record_row",
+    "sync",
     "sync_stream",
 ]
 
@@ -67,78 +50,67 @@ DEFAULT_PAGE_SIZE = {"customers": 100, "orders": 25, "products": 10}
 
 
 def raw_stream(name: str, source: str = SOURCE_NAME) -> RawStream:
-    if name not in STREAMS:
-        raise ValueError(f"unknown Shopify stream {name!r}; streams: {', '.join(STREAMS)}")
-    return RawStream(
-        source,
-        name,
-        columns=(
-            RawColumn("id", "BIGINT"),
-            RawColumn("updated_at", "TIMESTAMP"),
-            RawColumn("deleted_at", "TIMESTAMP"),
-            RawColumn("_record", "JSON"),
-        ),
-        primary_key=("id",),
-        cursor_field="updated_at",
-    )
+    return base.record_stream(source, name, STREAMS, "Shopify")
 
 
-@dataclass
-class ShopifyConfig:
-    token: str
+@dataclass(frozen=True)
+class ShopifySettings(base.ConnectorSettings):
     shop: str | None = None
     base_url: str | None = None              # override (local test server, proxy)
     api_version: str = API_VERSION
     lookback: timedelta = timedelta(minutes=60)
-    page_size: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PAGE_SIZE))
+    page_size: int | None = None             # None: DEFAULT_PAGE_SIZE of each stream
     bulk: str = "auto"                       # auto | always | never
     bulk_poll_seconds: float = 5.0
     bulk_batch: int = 500                    # root records per committed bulk batch
     bulk_timeout_seconds: float = 6 * 3600
-    http_options: dict[str, Any] = field(default_factory=dict)
+    max_retries: int | None = None           # HTTP options; None: the HTTP core's default
+    backoff_base: float | None = None
+    timeout: float | None = None
+    source: str = SOURCE_NAME
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> "ShopifyConfig":
-        """SHOPIFY_ACCESS_TOKEN, SHOPIFY_SHOP (required); SHOPIFY_BASE_URL, SHOPIFY_API_VERSION,
-        SHOPIFY_LOOKBACK_MINUTES, SHOPIFY_PAGE_SIZE, SHOPIFY_BULK, SHOPIFY_BULK_POLL_SECONDS,
-        SHOPIFY_BULK_BATCH, SHOPIFY_MAX_RETRIES, SHOPIFY_BACKOFF_BASE, SHOPIFY_TIMEOUT."""
-        token = (env.get("SHOPIFY_ACCESS_TOKEN") or "").strip()
-        if not token:
-            raise ValueError("SHOPIFY_ACCESS_TOKEN is not set")
-        shop = (env.get("SHOPIFY_SHOP") or "").strip() or None
-        base_url = (env.get("SHOPIFY_BASE_URL") or "").strip() or None
+    def from_env(cls, env: Mapping[str, str]) -> "ShopifySettings":
+        """Settings from environment variables (see README.md)."""
+        token = base.env_token(env, "SHOPIFY_ACCESS_TOKEN")
+        shop = base.env_text(env, "SHOPIFY_SHOP")
+        base_url = base.env_text(env, "SHOPIFY_BASE_URL")
         if not shop and not base_url:
             raise ValueError("SHOPIFY_SHOP is not set (e.g. 'example' for example.myshopify.com)")
-        cfg = cls(token=token, shop=shop, base_url=base_url)
-        if env.get("SHOPIFY_API_VERSION"):
-            cfg.api_version = env["SHOPIFY_API_VERSION"].strip()
-        if env.get("SHOPIFY_LOOKBACK_MINUTES"):
-            cfg.lookback = timedelta(minutes=float(env["SHOPIFY_LOOKBACK_MINUTES"]))
-        if env.get("SHOPIFY_PAGE_SIZE"):
-            n = int(env["SHOPIFY_PAGE_SIZE"])
-            cfg.page_size = {s: n for s in STREAMS}
-        if env.get("SHOPIFY_BULK"):
-            cfg.bulk = env["SHOPIFY_BULK"].strip().lower()
-            if cfg.bulk not in ("auto", "always", "never"):
-                raise ValueError("SHOPIFY_BULK must be auto, always or never")
-        if env.get("SHOPIFY_BULK_POLL_SECONDS"):
-            cfg.bulk_poll_seconds = float(env["SHOPIFY_BULK_POLL_SECONDS"])
-        if env.get("SHOPIFY_BULK_BATCH"):
-            cfg.bulk_batch = int(env["SHOPIFY_BULK_BATCH"])
-        if env.get("SHOPIFY_MAX_RETRIES"):
-            cfg.http_options["max_retries"] = int(env["SHOPIFY_MAX_RETRIES"])
-        if env.get("SHOPIFY_BACKOFF_BASE"):
-            cfg.http_options["backoff_base"] = float(env["SHOPIFY_BACKOFF_BASE"])
-        if env.get("SHOPIFY_TIMEOUT"):
-            t = float(env["SHOPIFY_TIMEOUT"])
-            cfg.http_options["timeout"] = (min(5.0, t), t)
-        return cfg
+        bulk = base.env_text(env, "SHOPIFY_BULK", "auto").lower()
+        if bulk not in ("auto", "always", "never"):
+            raise ValueError("SHOPIFY_BULK must be auto, always or never")
+        page_size = base.env_number(env, "SHOPIFY_PAGE_SIZE", 0)
+        retries = base.env_number(env, "SHOPIFY_MAX_RETRIES", -1)
+        return cls(
+            token=token,
+            shop=shop,
+            base_url=base_url,
+            api_version=base.env_text(env, "SHOPIFY_API_VERSION", API_VERSION),
+            lookback=timedelta(minutes=base.env_number(env, "SHOPIFY_LOOKBACK_MINUTES", 60)),
+            page_size=int(page_size) if page_size else None,
+            bulk=bulk,
+            bulk_poll_seconds=base.env_number(env, "SHOPIFY_BULK_POLL_SECONDS", 5.0),
+            bulk_batch=int(base.env_number(env, "SHOPIFY_BULK_BATCH", 500)),
+            max_retries=None if retries < 0 else int(retries),
+            backoff_base=base.env_number(env, "SHOPIFY_BACKOFF_BASE", None),  # type: ignore[arg-type]
+            timeout=base.env_number(env, "SHOPIFY_TIMEOUT", None),  # type: ignore[arg-type]
+        )
+
+    def page_size_for(self, stream: str) -> int:
+        return self.page_size or DEFAULT_PAGE_SIZE[stream]
 
     def client(self, *, log: Callable[[str], None] | None = None,
                sleep: Callable[[float], None] = time.sleep) -> ShopifyGraphQL:
+        options: dict[str, Any] = {}
+        if self.max_retries is not None:
+            options["max_retries"] = self.max_retries
+        if self.backoff_base is not None:
+            options["backoff_base"] = self.backoff_base
+        if self.timeout is not None:
+            options["timeout"] = (min(5.0, self.timeout), self.timeout)
         return ShopifyGraphQL(token=self.token, shop=self.shop, base_url=self.base_url,
-                              api_version=self.api_version, log=log, sleep=sleep,
-                              **self.http_options)
+                              api_version=self.api_version, log=log, sleep=sleep, **options)
 
 
 # --------------------------------------------------------------------------------------------
@@ -189,46 +161,39 @@ def _closed(nodes: list[Any]) -> dict[str, Any]:
 # the sync
 
 
-def sync_stream(
-    warehouse: WarehouseLike,
-    stream: str,
-    env: Mapping[str, str],
-    log: Callable[[str], None] = print,
-    *,
-    config: ShopifyConfig | None = None,
-    client: ShopifyGraphQL | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-    source: str = SOURCE_NAME,
-) -> SyncResult:
-    """Sync ``stream`` (customers | orders | products); the ApiSource entry point."""
-    cfg = config or ShopifyConfig.from_env(env)
-    rs = raw_stream(stream, source)
-    gql = client or cfg.client(log=log, sleep=sleep)
-    try:
-        with RawWriter(warehouse, rs) as writer:
-            state = writer.current_state()
-            bulk_state = (state.state or {}).get("bulk") if state else None
-            first_sync = state is None or state.cursor_value is None
-            use_bulk = stream in BULK_STREAMS and (
-                bulk_state is not None
-                or cfg.bulk == "always"
-                or (cfg.bulk == "auto" and first_sync)
-            )
-            if use_bulk:
-                _bulk_backfill(gql, writer, stream, cfg, bulk_state, log, sleep)
-            _incremental(gql, writer, stream, cfg, log)
-            if stream == "products":
-                _product_deletions(gql, writer, cfg, log)
-            result = writer.write_batch([], final=True, cursor_value=None)
-            log(f"shopify {stream}: {result.rows_read} read, {result.rows_inserted} new, "
-                f"{result.rows_updated} changed, cursor {result.cursor_value}")
-            return result
-    finally:
-        if client is None:
-            gql.close()
+def sync(warehouse: WarehouseLike, stream: str, settings: ShopifySettings, *,
+         client: ShopifyGraphQL | None = None, log: Callable[[str], None] | None = None,
+         sleep: Callable[[float], None] = time.sleep) -> SyncResult:
+    """Sync ``stream`` (customers | orders | products); see README.md."""
+    say = log or (lambda _m: None)
+    return base.run_stream(
+        warehouse, raw_stream(stream, settings.source),
+        lambda writer, gql: _run(gql, writer, stream, settings, say, sleep),
+        client=client, make_client=lambda: settings.client(log=say, sleep=sleep))
 
 
-def _incremental(gql: ShopifyGraphQL, writer: RawWriter, stream: str, cfg: ShopifyConfig,
+def _run(gql: ShopifyGraphQL, writer: RawWriter, stream: str, cfg: ShopifySettings,
+         log: Callable[[str], None], sleep: Callable[[float], None]) -> SyncResult:
+    state = writer.current_state()
+    bulk_state = (state.state or {}).get("bulk") if state else None
+    first_sync = state is None or state.cursor_value is None
+    use_bulk = stream in BULK_STREAMS and (
+        bulk_state is not None
+        or cfg.bulk == "always"
+        or (cfg.bulk == "auto" and first_sync)
+    )
+    if use_bulk:
+        _bulk_backfill(gql, writer, stream, cfg, bulk_state, log, sleep)
+    _incremental(gql, writer, stream, cfg, log)
+    if stream == "products":
+        _product_deletions(gql, writer, cfg, log)
+    result = writer.write_batch([], final=True, cursor_value=None)
+    log(f"shopify {stream}: {result.rows_read} read, {result.rows_inserted} new, "
+        f"{result.rows_updated} changed, cursor {result.cursor_value}")
+    return result
+
+
+def _incremental(gql: ShopifyGraphQL, writer: RawWriter, stream: str, cfg: ShopifySettings,
                  log: Callable[[str], None]) -> None:
     state = writer.current_state()
     cursor = parse_ts(state.cursor_value.replace(" ", "T")) if state and state.cursor_value else None
@@ -240,7 +205,7 @@ def _incremental(gql: ShopifyGraphQL, writer: RawWriter, stream: str, cfg: Shopi
     while True:
         data = gql.execute(
             PAGE_QUERIES[stream],
-            {"first": cfg.page_size[stream], "after": after, "query": search},
+            {"first": cfg.page_size_for(stream), "after": after, "query": search},
             operation=OPERATION[stream],
         )
         nodes, end, has_next = graphql_connection(data, (stream,))
@@ -277,7 +242,7 @@ def _complete(gql: ShopifyGraphQL, stream: str, node: dict[str, Any]) -> dict[st
     return node
 
 
-def _product_deletions(gql: ShopifyGraphQL, writer: RawWriter, cfg: ShopifyConfig,
+def _product_deletions(gql: ShopifyGraphQL, writer: RawWriter, cfg: ShopifySettings,
                        log: Callable[[str], None]) -> None:
     """Mark products Shopify reports deleted (deletionEvents) with deleted_at; keep the last
     known record. The deletions cursor lives in the stream state."""
@@ -291,24 +256,20 @@ def _product_deletions(gql: ShopifyGraphQL, writer: RawWriter, cfg: ShopifyConfi
         data = gql.execute(PRODUCT_DELETIONS, {"first": 250, "after": after, "query": search},
                            operation="ProductDeletions")
         events, end, has_next = graphql_connection(data, ("deletionEvents",))
-        rows = []
+        deleted: dict[int, datetime | None] = {}
+        gids: dict[int, Any] = {}
         newest = since
         for ev in events:
             pid = gid_number(ev.get("subjectId"))
-            occurred = parse_ts(ev.get("occurredAt"))
-            found = writer.con.execute(
-                f"SELECT updated_at, CAST(_record AS VARCHAR), deleted_at FROM {writer.stream.table} "
-                f"WHERE id = ?", [pid]).fetchone()
-            if found and found[2] is not None:
-                continue
-            record = json.loads(found[1]) if found and found[1] else {"id": ev.get("subjectId")}
-            rows.append((pid, found[0] if found else occurred, occurred,
-                         json.dumps(record, ensure_ascii=False, sort_keys=True)))
+            deleted[pid], gids[pid] = parse_ts(ev.get("occurredAt")), ev.get("subjectId")
             if ev.get("occurredAt") and (newest is None or ev["occurredAt"] > newest):
                 newest = ev["occurredAt"]
         st["deletions_since"] = newest
-        writer.write_batch(rows, final=False, cursor_value=None, state=st)
-        marked += len(rows)
+        # a product deleted before it was ever synced lands as a stub with its gid
+        n = writer.mark_deleted_keys(deleted, unknown=lambda pid, at: (
+            pid, at, at, json.dumps({"id": gids[pid]}, ensure_ascii=False, sort_keys=True)),
+            state=st)
+        marked += n
         if not has_next:
             break
         after = end
@@ -319,7 +280,7 @@ def _product_deletions(gql: ShopifyGraphQL, writer: RawWriter, cfg: ShopifyConfi
 # -- bulk -------------------------------------------------------------------------------------
 
 
-def _bulk_backfill(gql: ShopifyGraphQL, writer: RawWriter, stream: str, cfg: ShopifyConfig,
+def _bulk_backfill(gql: ShopifyGraphQL, writer: RawWriter, stream: str, cfg: ShopifySettings,
                    bulk_state: dict[str, Any] | None, log: Callable[[str], None],
                    sleep: Callable[[float], None]) -> None:
     state = writer.current_state()
@@ -423,7 +384,7 @@ def _bulk_start(gql: ShopifyGraphQL, stream: str, log: Callable[[str], None]) ->
     return {"id": op["id"], "created_at": op.get("createdAt"), "lines_done": 0}
 
 
-def _bulk_wait(gql: ShopifyGraphQL, op_id: str, cfg: ShopifyConfig,
+def _bulk_wait(gql: ShopifyGraphQL, op_id: str, cfg: ShopifySettings,
                sleep: Callable[[float], None], log: Callable[[str], None]) -> dict[str, Any]:
     waited = 0.0
     while True:
@@ -457,3 +418,10 @@ def _jsonl_lines(gql: ShopifyGraphQL, url: str, skip: int) -> Iterator[tuple[int
             index += 1
     finally:
         resp.close()
+
+
+REQUIRED_ENV = ("SHOPIFY_SHOP", "SHOPIFY_ACCESS_TOKEN")
+sync_stream = base.entry_point(ShopifySettings, sync)
+SOURCE = base.api_source(SOURCE_NAME, STREAMS, REQUIRED_ENV, f"Shopify GraphQL Admin API {API_VERSION}: "
+                    f"customers, orders (line items, selling plans), products (variants)",
+                    sync_stream)

@@ -26,14 +26,13 @@ from connectors.http import (
     HttpError,
     LeakyBucket,
     MinInterval,
+    OffsetShifted,
     RateLimitError,
     ResponseFormatError,
     ServerError,
     TransportError,
     cursor_param_pages,
     graphql_connection,
-    link_header_pages,
-    next_link,
     offset_pages,
     parse_retry_after,
 )
@@ -252,20 +251,29 @@ def test_offset_pages(srv):
     assert [p.request_cursor for p in got] == [0, 3, 6]
 
 
-def test_link_header_pages(srv):
-    base = srv.url
+def test_offset_pages_overlap_by_one_record_and_detect_shifts(srv):
+    data = [{"id": i} for i in range(7)]
 
     def page(r):
-        n = int((r.query.get("page") or ["1"])[0])
-        headers = {"Link": f'<{base}/api/orders.json?page={n + 1}&limit=2>; rel="next", '
-                           f'<{base}/api/orders.json?page=1>; rel="previous"'} if n < 3 else {}
-        return 200, {"orders": [n]}, headers
+        off, lim = int(r.query["offset"][0]), int(r.query["limit"][0])
+        return 200, {"sales": data[off:off + lim], "meta": {"total": len(data)}}
 
-    srv.route("/api/orders.json", page)
-    got = list(link_header_pages(client(srv), "orders.json", params={"limit": 2}))
-    assert [p.body["orders"] for p in got] == [[1], [2], [3]]
-    assert next_link('<https://x/a?page_info=abc>; rel="next"') == "https://x/a?page_info=abc"
-    assert next_link('<https://x/a>; rel="previous"') is None
+    srv.route("/api/sales.json", page)
+    got = list(offset_pages(client(srv), "sales.json", items=lambda b: b["sales"], limit=3,
+                            total=lambda b: b["meta"]["total"], key=lambda r: r["id"]))
+    assert [[r["id"] for r in p.items] for p in got] == [[0, 1, 2], [3, 4], [5, 6]]
+    assert [p.request_cursor for p in got] == [0, 2, 4]
+    assert [(p.next_cursor, p.last_key) for p in got] == [(3, 2), (5, 4), (None, 6)]
+    resumed = list(offset_pages(client(srv), "sales.json", items=lambda b: b["sales"], limit=3,
+                                total=lambda b: b["meta"]["total"], key=lambda r: r["id"],
+                                start=5, start_key=4))
+    assert [[r["id"] for r in p.items] for p in resumed] == [[5, 6]]
+    pages = offset_pages(client(srv), "sales.json", items=lambda b: b["sales"], limit=3,
+                         key=lambda r: r["id"])
+    next(pages)
+    del data[1]                      # a record moves out while paging
+    with pytest.raises(OffsetShifted):
+        next(pages)
 
 
 def test_graphql_connection_shapes():

@@ -142,3 +142,65 @@ def test_skip_and_connection_reuse(tmp_path: Path) -> None:
 def test_stream_definition_is_validated(kwargs, message) -> None:
     with pytest.raises(RawSchemaError, match=message):
         RawStream("shopify", "orders", **kwargs)
+
+
+LISTED = RawStream(
+    "recharge",
+    "charges",
+    columns=(RawColumn("id", "BIGINT"), RawColumn("updated_at", "TIMESTAMP"),
+             RawColumn("deleted_at", "TIMESTAMP"), RawColumn("_record", "JSON")),
+    primary_key=("id",),
+    cursor_field="updated_at",
+)
+
+
+def live(i: int, day: int) -> tuple:
+    return (i, datetime(2026, 11, day), None, {"id": i, "day": day})
+
+
+def test_mark_deleted_marks_unlisted_rows_and_keeps_their_record(wh: Path) -> None:
+    gone_at = datetime(2026, 11, 20, 9, 0)
+    with RawWriter(wh, LISTED) as w:
+        w.write_batch([live(i, i) for i in range(1, 6)], final=False)
+        # a page listing ids 1..3 (and bringing 3 changed): 2 is gone, 4 and 5 are beyond the page
+        marked = w.mark_deleted({1, 3}, at=gone_at, through=3, rows=[live(3, 9)],
+                                state={"reconcile": {"after_id": 3}})
+        assert marked == 1
+        assert w.result.status == "running"
+        # the last page (no upper bound) lists 4: 5 is gone; 2 stays as marked
+        assert w.mark_deleted({4}, at=datetime(2026, 11, 21), after=3, final=True) == 1
+    rows = query(wh, "SELECT id, updated_at, deleted_at, _record->>'day' FROM raw_recharge.charges "
+                     "ORDER BY id")
+    assert rows == [(1, datetime(2026, 11, 1), None, "1"), (2, datetime(2026, 11, 2), gone_at, "2"),
+                    (3, datetime(2026, 11, 9), None, "9"), (4, datetime(2026, 11, 4), None, "4"),
+                    (5, datetime(2026, 11, 5), datetime(2026, 11, 21), "5")]
+    [log] = sync_log(wh)
+    # the markers are ordinary updates of the sync; the cursor was not moved by them
+    assert (log["status"], log["rows_updated"], log["cursor_value"]) == ("success", 3,
+                                                                       "2026-11-05 00:00:00")
+    assert json.loads(query(wh, "SELECT CAST(state AS VARCHAR) FROM raw_meta.sync_state")[0][0]) == {
+        "reconcile": {"after_id": 3}}
+
+
+def test_mark_deleted_before_any_table_and_on_a_stream_without_the_column(wh: Path) -> None:
+    with RawWriter(wh, LISTED) as w:
+        assert w.mark_deleted(set(), at=datetime(2026, 11, 1)) == 0
+    with RawWriter(wh, ORDERS) as w:
+        with pytest.raises(RawSchemaError, match="no TIMESTAMP column deleted_at"):
+            w.mark_deleted(set(), at=datetime(2026, 11, 1))
+
+
+def test_mark_deleted_keys_marks_reported_deletions_once(wh: Path) -> None:
+    first, again = datetime(2026, 11, 20), datetime(2026, 11, 22)
+    with RawWriter(wh, LISTED) as w:
+        w.write_batch([live(1, 1), live(2, 2)], final=False)
+        stub = lambda key, at: (key, at, at, {"id": key, "stub": True})  # noqa: E731
+        assert w.mark_deleted_keys({2: first, 7: first}, unknown=stub) == 2
+        # reported again later: already marked, left alone; unknown keys without a stub: skipped
+        assert w.mark_deleted_keys({2: again, 8: again}, state={"since": "x"}, final=True) == 0
+    rows = query(wh, "SELECT id, updated_at, deleted_at, _record->>'stub' FROM raw_recharge.charges "
+                     "ORDER BY id")
+    assert rows == [(1, datetime(2026, 11, 1), None, None), (2, datetime(2026, 11, 2), first, None),
+                    (7, first, first, "true")]
+    assert json.loads(query(wh, "SELECT CAST(state AS VARCHAR) FROM raw_meta.sync_state")[0][0]) == {
+        "since": "x"}

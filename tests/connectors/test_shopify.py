@@ -23,7 +23,7 @@ from servers.demo_to_shopify import gid
 from servers.shopify_server import ALL_SCOPES, ShopifyServer
 
 from connectors.http import AuthError, ResponseFormatError
-from connectors.shopify import SOURCE, ShopifyConfig, sync_stream
+from connectors.shopify import SOURCE, ShopifySettings as ShopifyConfig, sync_stream
 from connectors.shopify.queries import LINE_ITEMS_FIRST
 from connectors.testing.http_base import Gate
 
