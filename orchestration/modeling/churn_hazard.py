@@ -15,6 +15,7 @@ from typing import Any
 
 import dagster as dg
 
+from orchestration.modeling.params_writer import ParamsTable, columns, write_run
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 from orchestration.settings import Settings
 
@@ -25,9 +26,10 @@ EVALUATION_KEY = dg.AssetKey(["model_params", "churn_model_evaluation"])
 CALIBRATION_KEY = dg.AssetKey(["model_params", "churn_model_calibration"])
 CHECK_NAME = "churn_model_beats_flow_baseline"
 
-# Column lists as declared in dbt_project/models/marts/value/_model_params__sources.yml.
-TABLES: dict[str, str] = {
-    "churn_model_runs": """
+# The four tables, declared once: the DDL comes from here and tests/modeling/test_params_tables.py
+# keeps them equal to the dbt source declaration. The three detail tables belong to a run
+# through its model_version.
+RUNS = ParamsTable("churn_model_runs", columns("""
         model_version varchar not null,
         as_of_date date not null,
         fitted_at timestamp not null,
@@ -51,30 +53,30 @@ TABLES: dict[str, str] = {
         baseline_flow_top_decile_lift double,
         baseline_recency_roc_auc double,
         baseline_recency_top_decile_lift double
-    """,
-    "churn_model_coefficients": """
+    """))
+COEFFICIENTS = ParamsTable("churn_model_coefficients", columns("""
         model_version varchar not null,
         term varchar not null,
         center double not null,
         scale double not null,
         coefficient double not null
-    """,
-    "churn_model_evaluation": """
+    """), parent=RUNS)
+EVALUATION = ParamsTable("churn_model_evaluation", columns("""
         model_version varchar not null,
         scorer varchar not null,
         segment varchar not null,
         metric varchar not null,
         value double
-    """,
-    "churn_model_calibration": """
+    """), parent=RUNS)
+CALIBRATION = ParamsTable("churn_model_calibration", columns("""
         model_version varchar not null,
         scorer varchar not null,
         bin integer not null,
         n_rows integer not null,
         mean_predicted double not null,
         observed_rate double not null
-    """,
-}
+    """), parent=RUNS)
+TABLES = (RUNS, COEFFICIENTS, EVALUATION, CALIBRATION)
 
 
 class ChurnHazardConfig(dg.Config):
@@ -201,23 +203,7 @@ def table_rows(run, fitted_at: datetime) -> dict[str, list[tuple]]:
 
 def write_tables(con: Any, as_of: date, rows: dict[str, list[tuple]]) -> None:
     """Replace this business date's fit, keep the others; all four tables or none."""
-    con.execute("begin transaction")
-    try:
-        con.execute("create schema if not exists model_params")
-        for table, columns in TABLES.items():
-            con.execute(f"create table if not exists model_params.{table} ({columns})")
-        stale = "select model_version from model_params.churn_model_runs where as_of_date = ?"
-        for table in ("churn_model_coefficients", "churn_model_evaluation", "churn_model_calibration"):
-            con.execute(f"delete from model_params.{table} where model_version in ({stale})", [as_of])
-        con.execute("delete from model_params.churn_model_runs where as_of_date = ?", [as_of])
-        for table, values in rows.items():
-            if values:
-                marks = ", ".join("?" for _ in values[0])
-                con.executemany(f"insert into model_params.{table} values ({marks})", [list(r) for r in values])
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
+    write_run(con, as_of, {table: rows[table.name] for table in TABLES})
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:

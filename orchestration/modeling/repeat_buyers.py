@@ -25,6 +25,7 @@ from datetime import date, datetime, timezone
 import dagster as dg
 import numpy as np
 
+from orchestration.modeling.params_writer import ParamsTable, columns, write_run
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 from orchestration.settings import Settings
 
@@ -38,7 +39,9 @@ HORIZONS_DAYS = (90, 180)
 # Calibration frequency buckets of the holdout table, as in Fader, Hardie & Lee (2005), fig. 3.
 TOP_BUCKET = 7
 
-PARAMETER_COLUMNS = """
+# Declared once: the DDL comes from here and tests/modeling/test_params_tables.py keeps them equal
+# to the dbt source declaration. One run per business date, history kept (params_writer.py).
+PARAMETERS = ParamsTable("repeat_buyer_parameters", columns("""
     fit_kind varchar not null,
     frequency_bucket varchar not null,
     period_end_date date not null,
@@ -73,9 +76,9 @@ PARAMETER_COLUMNS = """
     model_version varchar not null,
     as_of_date date not null,
     fitted_at timestamp not null
-"""
+"""))
 
-PREDICTION_COLUMNS = """
+PREDICTIONS = ParamsTable("repeat_buyer_predictions", columns("""
     customer_key varchar not null,
     source varchar not null,
     repeat_purchases integer not null,
@@ -93,7 +96,7 @@ PREDICTION_COLUMNS = """
     model_version varchar not null,
     as_of_date date not null,
     fitted_at timestamp not null
-"""
+"""))
 
 
 class RepeatBuyerConfig(dg.Config):
@@ -391,16 +394,6 @@ def _finite_or_none(v: float) -> float | None:
     return float(v) if math.isfinite(v) else None
 
 
-def _replace_table(con, name: str, columns: str, rows: list[dict]) -> None:
-    con.execute(f"create or replace table model_params.{name} ({columns})")
-    if rows:
-        names = list(rows[0])
-        con.executemany(
-            f"insert into model_params.{name} ({', '.join(names)}) values ({', '.join('?' for _ in names)})",
-            [[r[n] for n in names] for r in rows],
-        )
-
-
 def _fmt(v: float | None, spec: str = ".4g") -> str:
     return "-" if v is None else format(v, spec)
 
@@ -512,15 +505,7 @@ def build_repeat_buyer_assets(settings: Settings) -> list[dg.AssetsDefinition]:
                 "where summary_kind = 'calibration'").fetchone()[0]
             result = fit_repeat_buyers(full, calibration, calibration_end, as_of, config)
             # Both tables in one transaction: the mart never sees predictions of another fit.
-            con.execute("begin transaction")
-            try:
-                con.execute("create schema if not exists model_params")
-                _replace_table(con, "repeat_buyer_parameters", PARAMETER_COLUMNS, result.parameters)
-                _replace_table(con, "repeat_buyer_predictions", PREDICTION_COLUMNS, result.predictions)
-                con.execute("commit")
-            except BaseException:
-                con.execute("rollback")
-                raise
+            write_run(con, as_of, {PARAMETERS: result.parameters, PREDICTIONS: result.predictions})
         if result.full_model.fallback_reason:
             context.log.warning(f"repeat buyers: fallback in use: {result.full_model.fallback_reason}")
         meta = metadata_for(result, calibration_end)

@@ -414,16 +414,16 @@ def test_both_tables_are_replaced_together_or_not_at_all(tmp_path, monkeypatch):
     _small_shop(tmp_path / "warehouse.duckdb", repeaters=12, one_timers=20)
     assert _materialize(tmp_path, monkeypatch).success
 
-    import orchestration.modeling.repeat_buyers as module
+    import orchestration.modeling.params_writer as writer
 
-    original = module._replace_table
+    original = writer._insert
 
-    def failing(con, name, columns, rows):
-        if name == "repeat_buyer_predictions":
+    def failing(con, table, rows):
+        if table.name == "repeat_buyer_predictions":
             raise RuntimeError("disk full")
-        original(con, name, columns, rows)
+        original(con, table, rows)
 
-    monkeypatch.setattr(module, "_replace_table", failing)
+    monkeypatch.setattr(writer, "_insert", failing)
     assert not _materialize(tmp_path, monkeypatch, {"clv_horizon_days": 90}).success
     con = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
     # The failed run's parameter table (horizon 90) was rolled back with its predictions.
