@@ -2,7 +2,7 @@
 
 End to end on the session's small demo run: the purchase summary is recomputed in plain Python
 from the generator's export files (DECISIONLOG.md "Repeat buyers (BG/NBD)", read independently),
-btyd_fit is applied to it directly, and the asset's tables and the mart must agree. The fallback,
+repeat_buyers_fit's BG/NBD and Gamma-Gamma are applied to it directly, and the asset's tables and the mart must agree. The fallback,
 the holdout check and the one-transaction write are tested on a hand-made warehouse.
 
 Defaults of the dbt vars and the asset config are restated here on purpose: a changed default
@@ -21,18 +21,16 @@ import duckdb
 import numpy as np
 import pytest
 
-from orchestration.modeling import btyd_fit
+from orchestration.modeling import repeat_buyers_fit as btyd_fit
 from orchestration.modeling.repeat_buyers import (
     HOLDOUT_CHECK,
     PARAMETERS_KEY,
     PREDICTIONS_KEY,
     RepeatBuyerConfig,
-    Summary,
     build_repeat_buyer_assets,
-    fit_model,
-    fit_repeat_buyers,
     holdout_check,
 )
+from orchestration.modeling.repeat_buyers_fit import Summary, fit_model, fit_repeat_buyers
 from orchestration.resources import WarehouseResource
 from orchestration.settings import load_settings
 
@@ -440,7 +438,8 @@ def test_inconsistent_summary_names_the_customer():
 
 def test_empty_population_writes_a_fallback_row_and_no_predictions():
     empty = Summary.from_rows([])
-    result = fit_repeat_buyers(empty, empty, CALIBRATION_END, AS_OF, RepeatBuyerConfig())
+    result = fit_repeat_buyers(empty, empty, CALIBRATION_END, AS_OF, RepeatBuyerConfig(),
+                               annual_discount_rate=ANNUAL_DISCOUNT)
     assert result.predictions == [] and result.holdout == []
     assert [r["fit_kind"] for r in result.parameters] == ["full"]
     assert result.parameters[0]["purchase_method"] == "empirical_rate"
