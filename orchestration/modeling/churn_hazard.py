@@ -10,10 +10,16 @@ that date's rows. The asset check warns, without blocking anything, when the mod
 falls below the 定期フロー baseline's.
 """
 
+import dataclasses
+import typing
 from datetime import UTC, date, datetime
 from typing import Any
 
 import dagster as dg
+import pydantic
+
+# numpy only: scipy is imported when a fit runs (churn_hazard_fit.expit).
+from orchestration.modeling.churn_hazard_fit import FitSettings
 
 from orchestration.modeling.params_writer import ParamsTable, columns, write_run
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
@@ -79,26 +85,18 @@ CALIBRATION = ParamsTable("churn_model_calibration", columns("""
 TABLES = (RUNS, COEFFICIENTS, EVALUATION, CALIBRATION)
 
 
-class ChurnHazardConfig(dg.Config):
-    """Split, penalty and fallback knobs (DECISIONLOG "解約予兆 model and evaluation").
+def _config_class(settings: type, name: str, doc: str) -> type[dg.Config]:
+    """A Dagster config class with exactly the fields, types and defaults of a settings dataclass."""
+    hints = typing.get_type_hints(settings)
+    fields = {f.name: (hints[f.name], f.default) for f in dataclasses.fields(settings)}
+    return pydantic.create_model(name, __base__=dg.Config, __doc__=doc, __module__=__name__, **fields)
 
-    The defaults repeat churn_hazard_fit.FitSettings' (a test keeps them equal) so that loading
-    the code location does not import numpy and scipy.
-    """
 
-    # Weight of (1/2) * sum of squared standardized coefficients against the summed log-likelihood.
-    l2_penalty: float = 1.0
-    # Snapshots younger than this many days are left out of every fit and of the test (their
-    # outcome may still be unknown, and the known ones would be mostly cancellations).
-    label_maturity_days: int = 180
-    # Length of the held-out window of later snapshots.
-    test_days: int = 180
-    # Thinner than this -> no logistic model: method 'flow_hazard_fallback'.
-    min_train_rows: int = 1000
-    min_train_events: int = 200
-    min_test_events: int = 30
-    # 定期フロー baseline: product x delivery cells with fewer training rows pool over products.
-    flow_min_cell_rows: int = 30
+# Split, penalty and fallback knobs (DECISIONLOG "解約予兆 model and evaluation"): the fields and
+# defaults of churn_hazard_fit.FitSettings, declared there once.
+ChurnHazardConfig = _config_class(
+    FitSettings, "ChurnHazardConfig",
+    "Split, penalty and fallback knobs of the 解約予兆 hazard model (churn_hazard_fit.FitSettings).")
 
 
 def load_snapshots(con: Any, as_of: date):
