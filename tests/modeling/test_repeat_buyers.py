@@ -444,3 +444,26 @@ def test_empty_population_writes_a_fallback_row_and_no_predictions():
     assert [r["fit_kind"] for r in result.parameters] == ["full"]
     assert result.parameters[0]["purchase_method"] == "empirical_rate"
     assert PARAMETERS_KEY.path == ["model_params", "repeat_buyer_parameters"]
+
+
+def test_clv_discounts_at_the_dbt_var_in_force(tmp_path, monkeypatch):
+    """No rate of its own: dbt_project.yml's ltv_annual_discount_rate, else the settings file's."""
+    from orchestration.merchant_settings import declared_dbt_vars
+
+    _small_shop(tmp_path / "warehouse.duckdb", repeaters=12, one_timers=20)
+    monkeypatch.delenv("TEIKI_SETTINGS", raising=False)
+    assert _materialize(tmp_path, monkeypatch).success
+    settings_file = tmp_path / "teiki.yaml"
+    settings_file.write_text("dbt_vars:\n  ltv_annual_discount_rate: 0.5\n", encoding="utf-8")
+    monkeypatch.setenv("TEIKI_SETTINGS", str(settings_file))
+    monkeypatch.setenv("TEIKI_AS_OF_DATE", "2026-11-24")
+    settings = load_settings()
+    assert dg.materialize(
+        build_repeat_buyer_assets(settings),
+        resources={"warehouse": WarehouseResource(path=str(tmp_path / "warehouse.duckdb"))}).success
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
+    rates = con.execute("select distinct as_of_date, clv_annual_discount_rate from model_params.repeat_buyer_parameters "
+                        "order by 1").fetchall()
+    con.close()
+    # history kept: the first run's rate stays beside the second's
+    assert rates == [(AS_OF, declared_dbt_vars()["ltv_annual_discount_rate"]), (date(2026, 11, 24), 0.5)]
