@@ -5,7 +5,7 @@ Reads the training rows (delivery opportunities and their weekly mid-cycle check
 logistic discrete-time hazard model (churn_hazard_fit.py), evaluates it and both baselines on a
 later period, refits on every resolved snapshot, and appends one fit to the four dbt sources
 `model_params.churn_model_runs / _coefficients / _evaluation / _calibration` in one
-transaction. History is kept (one model_version per business date); re-running a date replaces
+transaction (params_writer.py). History is kept (one model_version per business date); re-running a date replaces
 that date's rows. The asset check warns, without blocking anything, when the model's test ROC-AUC
 falls below the 定期フロー baseline's.
 """

@@ -2,8 +2,10 @@
 
 Reads `marts.subscriptions` (delivery count and status as of the business date), fits the
 shifted-beta-geometric model per (source, product_id) by maximum likelihood (sbg_fit.py) and
-writes `model_params.sbg_parameters`, the dbt source the `ltv_projected` and
-`ltv_projection_check` marts apply. Two fits per product:
+appends the fit to `model_params.sbg_parameters` (params_writer.py: history kept, one run per
+business date, a re-run replaces that date's), the dbt source whose run in force
+(stg_model_params__sbg_parameters) the `ltv_projected` and `ltv_projection_check` marts apply.
+Two fits per product:
 
 - `full`: every subscription with at least one delivery; cancelled ones churned at their last
   delivery, active and paused ones right-censored.
