@@ -5,16 +5,23 @@ Reads the training rows (delivery opportunities and their weekly mid-cycle check
 logistic discrete-time hazard model (churn_hazard_fit.py), evaluates it and both baselines on a
 later period, refits on every resolved snapshot, and appends one fit to the four dbt sources
 `model_params.churn_model_runs / _coefficients / _evaluation / _calibration` in one
-transaction. History is kept (one model_version per business date); re-running a date replaces
+transaction (params_writer.py). History is kept (one model_version per business date); re-running a date replaces
 that date's rows. The asset check warns, without blocking anything, when the model's test ROC-AUC
 falls below the 定期フロー baseline's.
 """
 
+import dataclasses
+import typing
 from datetime import UTC, date, datetime
 from typing import Any
 
 import dagster as dg
+import pydantic
 
+# numpy only: scipy is imported when a fit runs (churn_hazard_fit.expit).
+from orchestration.modeling.churn_hazard_fit import FitSettings
+
+from orchestration.modeling.params_writer import ParamsTable, columns, write_run
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 from orchestration.settings import Settings
 
@@ -25,9 +32,10 @@ EVALUATION_KEY = dg.AssetKey(["model_params", "churn_model_evaluation"])
 CALIBRATION_KEY = dg.AssetKey(["model_params", "churn_model_calibration"])
 CHECK_NAME = "churn_model_beats_flow_baseline"
 
-# Column lists as declared in dbt_project/models/marts/value/_model_params__sources.yml.
-TABLES: dict[str, str] = {
-    "churn_model_runs": """
+# The four tables, declared once: the DDL comes from here and tests/modeling/test_params_tables.py
+# keeps them equal to the dbt source declaration. The three detail tables belong to a run
+# through its model_version.
+RUNS = ParamsTable("churn_model_runs", columns("""
         model_version varchar not null,
         as_of_date date not null,
         fitted_at timestamp not null,
@@ -51,52 +59,44 @@ TABLES: dict[str, str] = {
         baseline_flow_top_decile_lift double,
         baseline_recency_roc_auc double,
         baseline_recency_top_decile_lift double
-    """,
-    "churn_model_coefficients": """
+    """))
+COEFFICIENTS = ParamsTable("churn_model_coefficients", columns("""
         model_version varchar not null,
         term varchar not null,
         center double not null,
         scale double not null,
         coefficient double not null
-    """,
-    "churn_model_evaluation": """
+    """), parent=RUNS)
+EVALUATION = ParamsTable("churn_model_evaluation", columns("""
         model_version varchar not null,
         scorer varchar not null,
         segment varchar not null,
         metric varchar not null,
         value double
-    """,
-    "churn_model_calibration": """
+    """), parent=RUNS)
+CALIBRATION = ParamsTable("churn_model_calibration", columns("""
         model_version varchar not null,
         scorer varchar not null,
         bin integer not null,
         n_rows integer not null,
         mean_predicted double not null,
         observed_rate double not null
-    """,
-}
+    """), parent=RUNS)
+TABLES = (RUNS, COEFFICIENTS, EVALUATION, CALIBRATION)
 
 
-class ChurnHazardConfig(dg.Config):
-    """Split, penalty and fallback knobs (DECISIONLOG "解約予兆 model and evaluation").
+def _config_class(settings: type, name: str, doc: str) -> type[dg.Config]:
+    """A Dagster config class with exactly the fields, types and defaults of a settings dataclass."""
+    hints = typing.get_type_hints(settings)
+    fields = {f.name: (hints[f.name], f.default) for f in dataclasses.fields(settings)}
+    return pydantic.create_model(name, __base__=dg.Config, __doc__=doc, __module__=__name__, **fields)
 
-    The defaults repeat churn_hazard_fit.FitSettings' (a test keeps them equal) so that loading
-    the code location does not import numpy and scipy.
-    """
 
-    # Weight of (1/2) * sum of squared standardized coefficients against the summed log-likelihood.
-    l2_penalty: float = 1.0
-    # Snapshots younger than this many days are left out of every fit and of the test (their
-    # outcome may still be unknown, and the known ones would be mostly cancellations).
-    label_maturity_days: int = 180
-    # Length of the held-out window of later snapshots.
-    test_days: int = 180
-    # Thinner than this -> no logistic model: method 'flow_hazard_fallback'.
-    min_train_rows: int = 1000
-    min_train_events: int = 200
-    min_test_events: int = 30
-    # 定期フロー baseline: product x delivery cells with fewer training rows pool over products.
-    flow_min_cell_rows: int = 30
+# Split, penalty and fallback knobs (DECISIONLOG "解約予兆 model and evaluation"): the fields and
+# defaults of churn_hazard_fit.FitSettings, declared there once.
+ChurnHazardConfig = _config_class(
+    FitSettings, "ChurnHazardConfig",
+    "Split, penalty and fallback knobs of the 解約予兆 hazard model (churn_hazard_fit.FitSettings).")
 
 
 def load_snapshots(con: Any, as_of: date):
@@ -201,23 +201,7 @@ def table_rows(run, fitted_at: datetime) -> dict[str, list[tuple]]:
 
 def write_tables(con: Any, as_of: date, rows: dict[str, list[tuple]]) -> None:
     """Replace this business date's fit, keep the others; all four tables or none."""
-    con.execute("begin transaction")
-    try:
-        con.execute("create schema if not exists model_params")
-        for table, columns in TABLES.items():
-            con.execute(f"create table if not exists model_params.{table} ({columns})")
-        stale = "select model_version from model_params.churn_model_runs where as_of_date = ?"
-        for table in ("churn_model_coefficients", "churn_model_evaluation", "churn_model_calibration"):
-            con.execute(f"delete from model_params.{table} where model_version in ({stale})", [as_of])
-        con.execute("delete from model_params.churn_model_runs where as_of_date = ?", [as_of])
-        for table, values in rows.items():
-            if values:
-                marks = ", ".join("?" for _ in values[0])
-                con.executemany(f"insert into model_params.{table} values ({marks})", [list(r) for r in values])
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
+    write_run(con, as_of, {table: rows[table.name] for table in TABLES})
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:

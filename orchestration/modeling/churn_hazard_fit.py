@@ -37,7 +37,6 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 import numpy as np
-from scipy.special import expit
 
 MODEL_CODE_VERSION = "churn-hazard-1"
 
@@ -59,9 +58,18 @@ RECENCY_CAP_DAYS = 365
 INTERCEPT = "(intercept)"
 
 
+def expit(x):
+    """scipy.special.expit, imported when a fit first runs: the Dagster config is built from
+    FitSettings when the code location loads, which should not load scipy."""
+    from scipy.special import expit as scipy_expit
+
+    return scipy_expit(x)
+
+
 @dataclass(frozen=True)
 class FitSettings:
-    """Knobs of the split, the penalty and the fallback (Dagster config mirrors these)."""
+    """Knobs of the split, the penalty and the fallback, with their defaults: the one place they
+    are written (churn_hazard.ChurnHazardConfig, the Dagster config, is built from these fields)."""
 
     l2_penalty: float = 1.0
     # Snapshots younger than this are not used (their label may still be unknown).

@@ -3,7 +3,9 @@ subscription hazard model.
 
 Reads `intermediate.int_customers__repeat_purchase_summary` (x, t_x, T in days and m_x per
 customer; the population and the purchase definition live there, once), fits both models by
-maximum likelihood (btyd_fit.py) and writes two tables in one transaction:
+maximum likelihood (repeat_buyers_fit.py, the pure model code) and appends one fit per business
+date to two tables in one transaction (params_writer.py; history kept, a re-run of the date
+replaces it):
 
 - `model_params.repeat_buyer_parameters`: the fitted parameters, log-likelihoods and sizes of
   the 'full' fit (as of the business date) and of the 'calibration' fit (as of the calibration
@@ -15,30 +17,36 @@ maximum likelihood (btyd_fit.py) and writes two tables in one transaction:
 Too few repeat buyers to fit (or a fit that cannot be used) falls back to pooled empirical
 figures: a constant repeat rate (repeat purchase days per day of customer age) and the pooled
 mean repeat spend; P(alive) is then NULL, and `purchase_method` / `spend_method` say which.
+
+The CLV discount rate is the dbt var `ltv_annual_discount_rate` in force (dbt_project.yml's
+default, else the merchant's settings file), read at each run: the 定期 LTV marts and this CLV
+always discount at the same rate.
 """
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from datetime import date, datetime, timezone
+from datetime import date
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import numpy as np
 
+from orchestration.merchant_settings import effective_dbt_vars
+from orchestration.modeling.params_writer import ParamsTable, columns, write_run
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 from orchestration.settings import Settings
+
+if TYPE_CHECKING:  # the fit module loads scipy: imported when the asset runs
+    from orchestration.modeling.repeat_buyers_fit import RepeatBuyerResult
+
+DISCOUNT_RATE_VAR = "ltv_annual_discount_rate"
 
 PARAMETERS_KEY = dg.AssetKey(["model_params", "repeat_buyer_parameters"])
 PREDICTIONS_KEY = dg.AssetKey(["model_params", "repeat_buyer_predictions"])
 SUMMARY_KEY = dg.AssetKey(["intermediate", "int_customers__repeat_purchase_summary"])
 HOLDOUT_CHECK = "holdout_purchases_within_tolerance"
 
-# The issue's horizons: what a CRM plan for the next quarter and half-year needs.
-HORIZONS_DAYS = (90, 180)
-# Calibration frequency buckets of the holdout table, as in Fader, Hardie & Lee (2005), fig. 3.
-TOP_BUCKET = 7
-
-PARAMETER_COLUMNS = """
+# Declared once: the DDL comes from here and tests/modeling/test_params_tables.py keeps them equal
+# to the dbt source declaration. One run per business date, history kept (params_writer.py).
+PARAMETERS = ParamsTable("repeat_buyer_parameters", columns("""
     fit_kind varchar not null,
     frequency_bucket varchar not null,
     period_end_date date not null,
@@ -73,9 +81,9 @@ PARAMETER_COLUMNS = """
     model_version varchar not null,
     as_of_date date not null,
     fitted_at timestamp not null
-"""
+"""))
 
-PREDICTION_COLUMNS = """
+PREDICTIONS = ParamsTable("repeat_buyer_predictions", columns("""
     customer_key varchar not null,
     source varchar not null,
     repeat_purchases integer not null,
@@ -93,319 +101,27 @@ PREDICTION_COLUMNS = """
     model_version varchar not null,
     as_of_date date not null,
     fitted_at timestamp not null
-"""
+"""))
 
 
 class RepeatBuyerConfig(dg.Config):
     # Fewer customers with a repeat purchase than this: no BG/NBD or Gamma-Gamma fit (four and
     # three parameters from a handful of repeaters is noise); the empirical fallback is used.
     min_repeat_buyers: int = 30
-    # CLV: the next clv_horizon_days in clv_periods equal periods, each discounted at the annual
-    # rate (the same 10% as the dbt var ltv_annual_discount_rate of the 定期 LTV marts).
+    # CLV: the next clv_horizon_days in clv_periods equal periods, each discounted at the dbt var
+    # ltv_annual_discount_rate (not a config of its own: the 定期 LTV marts' rate, read per run).
     clv_horizon_days: int = 365
     clv_periods: int = 12
-    clv_annual_discount_rate: float = 0.10
     # The holdout check warns when predicted holdout purchases miss the actual by more than
     # this share of the actual.
     holdout_tolerance: float = 0.5
-
-
-@dataclass(frozen=True)
-class Summary:
-    """The columns of one summary kind, sorted by customer_key (a fit never depends on row order)."""
-
-    customer_key: list[str]
-    source: list[str]
-    x: np.ndarray
-    t_x: np.ndarray
-    T: np.ndarray
-    m_x: np.ndarray  # 0 where x = 0 (no repeat spend observed)
-    first_purchase_revenue: np.ndarray
-    holdout_purchases: np.ndarray | None  # calibration only
-
-    @property
-    def n(self) -> int:
-        return len(self.customer_key)
-
-    @classmethod
-    def from_rows(cls, rows: Sequence[tuple]) -> "Summary":
-        """rows: (customer_key, source, x, t_x, T, m_x or None, first_purchase_revenue, holdout or None)."""
-        rows = sorted(rows, key=lambda r: r[0])
-        for r in rows:
-            key, _, x, t_x, T = r[:5]
-            if x is None or t_x is None or T is None or x < 0 or not (0 <= t_x <= T) or (x == 0 and t_x != 0):
-                raise ValueError(f"customer {key}: inconsistent purchase summary x={x}, t_x={t_x}, T={T}")
-        col = list(zip(*rows)) if rows else [()] * 8
-        holdout = None if not rows or rows[0][7] is None else np.array(col[7], dtype=float)
-        return cls(
-            customer_key=list(col[0]),
-            source=list(col[1]),
-            x=np.array(col[2], dtype=float),
-            t_x=np.array(col[3], dtype=float),
-            T=np.array(col[4], dtype=float),
-            m_x=np.array([m or 0.0 for m in col[5]], dtype=float),
-            first_purchase_revenue=np.array(col[6], dtype=float),
-            holdout_purchases=holdout,
-        )
-
-
-@dataclass(frozen=True)
-class RepeatBuyerModel:
-    """A fitted (or fallen-back) purchase model and spend model, able to predict for customers."""
-
-    purchase_method: str  # 'bgnbd' or 'empirical_rate'
-    spend_method: str  # 'gamma_gamma' or 'empirical_mean'
-    fallback_reason: str | None
-    n_customers: int
-    n_repeat_customers: int
-    n_spend_customers: int
-    bgnbd: object | None  # btyd_fit.BgNbdFit
-    gamma_gamma: object | None  # btyd_fit.GammaGammaFit
-    empirical_rate: float  # repeat purchase days per day of customer age, pooled
-    empirical_spend: float | None  # pooled mean repeat spend (yen); None with no purchase at all
-
-    def p_alive(self, s: Summary) -> np.ndarray | None:
-        from orchestration.modeling.btyd_fit import p_alive
-
-        if self.bgnbd is None:
-            return None
-        return np.asarray(p_alive(self.bgnbd.params, s.x, s.t_x, s.T), dtype=float)
-
-    def expected_purchases(self, t: float, s: Summary) -> np.ndarray:
-        from orchestration.modeling.btyd_fit import expected_purchases
-
-        if self.bgnbd is None:
-            return np.full(s.n, self.empirical_rate * t)
-        # At a boundary fit (a, b very large) the Euler form of 2F1 underflows and btyd_fit
-        # switches to the direct form; numpy's warning about the discarded branch is noise.
-        with np.errstate(invalid="ignore", over="ignore", under="ignore", divide="ignore"):
-            return np.asarray(expected_purchases(self.bgnbd.params, t, s.x, s.t_x, s.T), dtype=float)
-
-    def expected_spend(self, s: Summary) -> np.ndarray:
-        from orchestration.modeling.btyd_fit import expected_average_spend
-
-        if self.gamma_gamma is None:
-            return np.full(s.n, np.nan if self.empirical_spend is None else self.empirical_spend)
-        return np.asarray(expected_average_spend(self.gamma_gamma.params, s.x, s.m_x), dtype=float)
-
-    def clv(self, s: Summary, horizon_days: int, periods: int, annual_discount_rate: float) -> np.ndarray:
-        """sum over periods k of (E[Y(kL)] - E[Y((k-1)L)]) / (1 + d)^k times the expected spend,
-        L = horizon / periods days, d = the annual rate compounded over L (btyd_fit.clv's rule)."""
-        length = horizon_days / periods
-        rate = (1.0 + annual_discount_rate) ** (length / 365.0) - 1.0
-        discounted = np.zeros(s.n)
-        previous = np.zeros(s.n)
-        for k in range(1, periods + 1):
-            cumulative = self.expected_purchases(k * length, s)
-            discounted += (cumulative - previous) / (1.0 + rate) ** k
-            previous = cumulative
-        return discounted * self.expected_spend(s)
-
-
-def fit_model(s: Summary, min_repeat_buyers: int, check_horizon_days: float = max(HORIZONS_DAYS)) -> RepeatBuyerModel:
-    """check_horizon_days: the longest horizon the caller will predict over; a BG/NBD fit whose
-    predictions there are not finite is not used."""
-    from orchestration.modeling.btyd_fit import fit_bgnbd, fit_gamma_gamma
-
-    repeaters = s.x > 0
-    spenders = repeaters & (s.m_x > 0)
-    n_repeat, n_spend = int(repeaters.sum()), int(spenders.sum())
-    total_age = float(s.T.sum())
-    empirical_rate = float(s.x.sum()) / total_age if total_age > 0 else 0.0
-    repeat_days = float(s.x.sum())
-    if repeat_days > 0:
-        empirical_spend: float | None = float(np.dot(s.x, s.m_x)) / repeat_days
-    elif s.n:
-        empirical_spend = float(s.first_purchase_revenue.mean())
-    else:
-        empirical_spend = None
-
-    reasons: list[str] = []
-    bgnbd = gamma_gamma = None
-    if n_repeat < min_repeat_buyers:
-        reasons.append(f"{n_repeat} repeat buyers, fewer than min_repeat_buyers ({min_repeat_buyers}): no BG/NBD fit")
-    else:
-        try:
-            bgnbd = fit_bgnbd(s.x, s.t_x, s.T)
-        except (ValueError, RuntimeError, FloatingPointError) as exc:
-            reasons.append(f"BG/NBD fit failed: {exc}")
-    if n_spend < min_repeat_buyers:
-        reasons.append(f"{n_spend} repeat buyers with spend, fewer than min_repeat_buyers "
-                       f"({min_repeat_buyers}): no Gamma-Gamma fit")
-    else:
-        try:
-            gamma_gamma = fit_gamma_gamma(s.x, s.m_x)
-            if gamma_gamma.params.q <= 1:
-                reasons.append("Gamma-Gamma q <= 1 (infinite population mean spend)")
-                gamma_gamma = None
-        except (ValueError, RuntimeError, FloatingPointError) as exc:
-            reasons.append(f"Gamma-Gamma fit failed: {exc}")
-    model = RepeatBuyerModel(
-        purchase_method="bgnbd" if bgnbd is not None else "empirical_rate",
-        spend_method="gamma_gamma" if gamma_gamma is not None else "empirical_mean",
-        fallback_reason="; ".join(reasons) or None,
-        n_customers=s.n, n_repeat_customers=n_repeat, n_spend_customers=n_spend,
-        bgnbd=bgnbd, gamma_gamma=gamma_gamma,
-        empirical_rate=empirical_rate, empirical_spend=empirical_spend,
-    )
-    if bgnbd is not None:
-        # A fit whose predictions are not finite is unusable: say so and fall back.
-        try:
-            ok = bool(np.all(np.isfinite(model.expected_purchases(check_horizon_days, s))))
-        except FloatingPointError:
-            ok = False
-        if not ok:
-            return replace(model, purchase_method="empirical_rate", bgnbd=None,
-                           fallback_reason="; ".join([*reasons, "BG/NBD predictions not finite"]))
-    return model
-
-
-def frequency_bucket(x: float) -> str:
-    return f"{TOP_BUCKET}+" if x >= TOP_BUCKET else str(int(x))
-
-
-def holdout_table(model: RepeatBuyerModel, calibration: Summary, holdout_days: int) -> list[dict]:
-    """Predicted vs actual one-off purchases in the holdout, 'all' first, then per bucket of the
-    calibration frequency x (non-empty buckets only)."""
-    predicted = model.expected_purchases(holdout_days, calibration)
-    actual = calibration.holdout_purchases
-    assert actual is not None
-    buckets = np.array([frequency_bucket(v) for v in calibration.x])
-    order = ["all"] + [b for b in [*map(str, range(TOP_BUCKET)), f"{TOP_BUCKET}+"] if (buckets == b).any()]
-    rows = []
-    for b in order:
-        sel = np.ones(calibration.n, dtype=bool) if b == "all" else buckets == b
-        rows.append({
-            "frequency_bucket": b,
-            "holdout_customers": int(sel.sum()),
-            "holdout_predicted_purchases": float(predicted[sel].sum()),
-            "holdout_actual_purchases": int(actual[sel].sum()),
-        })
-    return rows
-
-
-def _parameter_row(model: RepeatBuyerModel, fit_kind: str, period_end: date, config: RepeatBuyerConfig,
-                   common: dict) -> dict:
-    bg = model.bgnbd.params if model.bgnbd is not None else None
-    gg = model.gamma_gamma.params if model.gamma_gamma is not None else None
-    if gg is not None:
-        mean_spend = gg.p * gg.gamma / (gg.q - 1.0)
-    else:
-        mean_spend = model.empirical_spend
-    return {
-        "fit_kind": fit_kind,
-        "frequency_bucket": "all",
-        "period_end_date": period_end,
-        "time_unit": "day",
-        "purchase_method": model.purchase_method,
-        "spend_method": model.spend_method,
-        "fallback_reason": model.fallback_reason,
-        "n_customers": model.n_customers,
-        "n_repeat_customers": model.n_repeat_customers,
-        "r": bg.r if bg else None,
-        "alpha": bg.alpha if bg else None,
-        "a": bg.a if bg else None,
-        "b": bg.b if bg else None,
-        "mean_dropout_probability": bg.a / (bg.a + bg.b) if bg else None,
-        "bgnbd_log_likelihood": model.bgnbd.log_likelihood if bg else None,
-        "bgnbd_converged": model.bgnbd.converged if bg else None,
-        "p": gg.p if gg else None,
-        "q": gg.q if gg else None,
-        "gamma": gg.gamma if gg else None,
-        "gamma_gamma_log_likelihood": model.gamma_gamma.log_likelihood if gg else None,
-        "gamma_gamma_converged": model.gamma_gamma.converged if gg else None,
-        "n_spend_customers": model.n_spend_customers,
-        "empirical_repeat_rate_per_day": model.empirical_rate if bg is None else None,
-        "mean_spend": mean_spend,
-        "holdout_days": None,
-        "holdout_customers": None,
-        "holdout_predicted_purchases": None,
-        "holdout_actual_purchases": None,
-        "clv_horizon_days": config.clv_horizon_days,
-        "clv_periods": config.clv_periods,
-        "clv_annual_discount_rate": config.clv_annual_discount_rate,
-        **common,
-    }
-
-
-@dataclass(frozen=True)
-class RepeatBuyerResult:
-    parameters: list[dict]
-    predictions: list[dict]
-    full_model: RepeatBuyerModel
-    calibration_model: RepeatBuyerModel | None
-    holdout: list[dict]  # empty without a calibration population
-
-
-def fit_repeat_buyers(
-    full: Summary,
-    calibration: Summary | None,
-    calibration_end: date | None,
-    as_of: date,
-    config: RepeatBuyerConfig,
-    fitted_at: datetime | None = None,
-) -> RepeatBuyerResult:
-    from orchestration.modeling.btyd_fit import MODEL_VERSION
-
-    fitted_at = fitted_at or datetime.now(timezone.utc).replace(tzinfo=None)
-    common = {"model_version": MODEL_VERSION, "as_of_date": as_of, "fitted_at": fitted_at}
-    model = fit_model(full, config.min_repeat_buyers, max(*HORIZONS_DAYS, config.clv_horizon_days))
-    parameters = [_parameter_row(model, "full", as_of, config, common)]
-
-    calibration_model, holdout = None, []
-    if calibration is not None and calibration.n and calibration_end is not None:
-        holdout_days = (as_of - calibration_end).days
-        calibration_model = fit_model(calibration, config.min_repeat_buyers, holdout_days)
-        base = _parameter_row(calibration_model, "calibration", calibration_end, config, common)
-        holdout = holdout_table(calibration_model, calibration, holdout_days)
-        parameters += [{**base, **h, "holdout_days": holdout_days} for h in holdout]
-
-    p_alive = model.p_alive(full)
-    horizon = {t: model.expected_purchases(t, full) for t in HORIZONS_DAYS}
-    spend = model.expected_spend(full)
-    clv = model.clv(full, config.clv_horizon_days, config.clv_periods, config.clv_annual_discount_rate)
-    predictions = [
-        {
-            "customer_key": full.customer_key[i],
-            "source": full.source[i],
-            "repeat_purchases": int(full.x[i]),
-            "days_first_to_last_purchase": int(full.t_x[i]),
-            "days_since_first_purchase": int(full.T[i]),
-            "average_repeat_purchase_value": float(full.m_x[i]) if full.x[i] > 0 else None,
-            "p_alive": None if p_alive is None else float(p_alive[i]),
-            "expected_purchases_90d": float(horizon[90][i]),
-            "expected_purchases_180d": float(horizon[180][i]),
-            "expected_average_order_value": _finite_or_none(spend[i]),
-            "predicted_clv": _finite_or_none(clv[i]),
-            "clv_horizon_days": config.clv_horizon_days,
-            "purchase_method": model.purchase_method,
-            "spend_method": model.spend_method,
-            **common,
-        }
-        for i in range(full.n)
-    ]
-    return RepeatBuyerResult(parameters, predictions, model, calibration_model, holdout)
-
-
-def _finite_or_none(v: float) -> float | None:
-    return float(v) if math.isfinite(v) else None
-
-
-def _replace_table(con, name: str, columns: str, rows: list[dict]) -> None:
-    con.execute(f"create or replace table model_params.{name} ({columns})")
-    if rows:
-        names = list(rows[0])
-        con.executemany(
-            f"insert into model_params.{name} ({', '.join(names)}) values ({', '.join('?' for _ in names)})",
-            [[r[n] for n in names] for r in rows],
-        )
 
 
 def _fmt(v: float | None, spec: str = ".4g") -> str:
     return "-" if v is None else format(v, spec)
 
 
-def metadata_for(result: RepeatBuyerResult, calibration_end: date | None) -> dict:
+def metadata_for(result: "RepeatBuyerResult", calibration_end: date | None) -> dict:
     m = result.full_model
     full = result.parameters[0]
     meta: dict = {
@@ -457,7 +173,7 @@ def metadata_for(result: RepeatBuyerResult, calibration_end: date | None) -> dic
     return meta
 
 
-def holdout_check(result: RepeatBuyerResult, tolerance: float) -> dg.AssetCheckResult:
+def holdout_check(result: "RepeatBuyerResult", tolerance: float) -> dg.AssetCheckResult:
     if not result.holdout:
         return dg.AssetCheckResult(
             asset_key=PREDICTIONS_KEY, check_name=HOLDOUT_CHECK, passed=False,
@@ -503,24 +219,21 @@ def build_repeat_buyer_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     )
     def repeat_buyer_model(context: dg.AssetExecutionContext, config: RepeatBuyerConfig,
                            warehouse: WarehouseResource):
+        from orchestration.modeling.repeat_buyers_fit import Summary, fit_repeat_buyers
+
         as_of = settings.business_date()
+        # Read now, like every dbt call's vars: a rate changed in the settings file applies to this run.
+        annual_discount_rate = float(effective_dbt_vars()[DISCOUNT_RATE_VAR])
         with warehouse.connect() as con:
             full = Summary.from_rows(con.execute(SUMMARY_QUERY, ["full"]).fetchall())
             calibration = Summary.from_rows(con.execute(SUMMARY_QUERY, ["calibration"]).fetchall())
             calibration_end = con.execute(
                 "select max(period_end_date) from intermediate.int_customers__repeat_purchase_summary "
                 "where summary_kind = 'calibration'").fetchone()[0]
-            result = fit_repeat_buyers(full, calibration, calibration_end, as_of, config)
+            result = fit_repeat_buyers(full, calibration, calibration_end, as_of, config,
+                                       annual_discount_rate=annual_discount_rate)
             # Both tables in one transaction: the mart never sees predictions of another fit.
-            con.execute("begin transaction")
-            try:
-                con.execute("create schema if not exists model_params")
-                _replace_table(con, "repeat_buyer_parameters", PARAMETER_COLUMNS, result.parameters)
-                _replace_table(con, "repeat_buyer_predictions", PREDICTION_COLUMNS, result.predictions)
-                con.execute("commit")
-            except BaseException:
-                con.execute("rollback")
-                raise
+            write_run(con, as_of, {PARAMETERS: result.parameters, PREDICTIONS: result.predictions})
         if result.full_model.fallback_reason:
             context.log.warning(f"repeat buyers: fallback in use: {result.full_model.fallback_reason}")
         meta = metadata_for(result, calibration_end)

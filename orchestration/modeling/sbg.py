@@ -2,8 +2,10 @@
 
 Reads `marts.subscriptions` (delivery count and status as of the business date), fits the
 shifted-beta-geometric model per (source, product_id) by maximum likelihood (sbg_fit.py) and
-writes `model_params.sbg_parameters`, the dbt source the `ltv_projected` and
-`ltv_projection_check` marts apply. Two fits per product:
+appends the fit to `model_params.sbg_parameters` (params_writer.py: history kept, one run per
+business date, a re-run replaces that date's), the dbt source whose run in force
+(stg_model_params__sbg_parameters) the `ltv_projected` and `ltv_projection_check` marts apply.
+Two fits per product:
 
 - `full`: every subscription with at least one delivery; cancelled ones churned at their last
   delivery, active and paused ones right-censored.
@@ -18,12 +20,15 @@ from datetime import date, datetime, timedelta, timezone
 
 import dagster as dg
 
+from orchestration.modeling.params_writer import ParamsTable, columns, write_run
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 from orchestration.settings import Settings
 
 SBG_PARAMETERS_KEY = dg.AssetKey(["model_params", "sbg_parameters"])
 
-COLUMNS = """
+# Declared once: the DDL comes from here and tests/modeling/test_params_tables.py keeps it equal
+# to the dbt source declaration. One run per business date, history kept (params_writer.py).
+SBG_PARAMETERS = ParamsTable("sbg_parameters", columns("""
     source varchar not null,
     product_id varchar not null,
     fit_kind varchar not null,
@@ -41,7 +46,7 @@ COLUMNS = """
     model_version varchar not null,
     as_of_date date not null,
     fitted_at timestamp not null
-"""
+"""))
 
 
 class SbgConfig(dg.Config):
@@ -125,22 +130,8 @@ def build_sbg_assets(settings: Settings) -> list[dg.AssetsDefinition]:
                 """
             ).fetchall()
             rows = fit_rows(histories, as_of, config)
-            # Replace and fill in one transaction: never an empty or half-filled parameter table.
-            con.execute("begin transaction")
-            try:
-                con.execute("create schema if not exists model_params")
-                con.execute(f"create or replace table model_params.sbg_parameters ({COLUMNS})")
-                if rows:
-                    names = list(rows[0])
-                    con.executemany(
-                        f"insert into model_params.sbg_parameters ({', '.join(names)}) "
-                        f"values ({', '.join('?' for _ in names)})",
-                        [[r[n] for n in names] for r in rows],
-                    )
-                con.execute("commit")
-            except BaseException:
-                con.execute("rollback")
-                raise
+            # Appended in one transaction: never an empty or half-filled parameter table.
+            write_run(con, as_of, {SBG_PARAMETERS: rows})
         table = "\n".join(
             f"| {r['product_id']} | {r['fit_kind']} | {r['alpha']:.3f} | {r['beta']:.3f} | "
             f"{r['n_subscriptions']} | {r['max_abs_survival_error']:.3f} |"

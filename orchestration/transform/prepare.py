@@ -63,9 +63,13 @@ def prepare_manifest(settings: Settings | None = None) -> None:
     )
 
 
+MODEL_PARAMS_SOURCE = "model_params"  # a dbt source written by Teiki itself, not a cart
+
+
 def manifest_sources(manifest: Path = MANIFEST) -> set[str] | None:
     """The sources a manifest was parsed for, read from its enabled staging models
-    (stg_<source>__<entity>); None when there is no readable manifest."""
+    (stg_<source>__<entity>; not stg_model_params__*, the fitted models' tables, always there);
+    None when there is no readable manifest."""
     try:
         nodes = json.loads(manifest.read_text(encoding="utf-8"))["nodes"]
     except (OSError, ValueError, KeyError):
@@ -74,7 +78,7 @@ def manifest_sources(manifest: Path = MANIFEST) -> set[str] | None:
         node["name"][len("stg_"):].split("__", 1)[0]
         for node in nodes.values()
         if node.get("resource_type") == "model" and node["name"].startswith("stg_")
-        and "__" in node["name"]
+        and "__" in node["name"] and not node["name"].startswith(f"stg_{MODEL_PARAMS_SOURCE}__")
     }
 
 

@@ -2,7 +2,7 @@
 
 End to end on the session's small demo run: the purchase summary is recomputed in plain Python
 from the generator's export files (DECISIONLOG.md "Repeat buyers (BG/NBD)", read independently),
-btyd_fit is applied to it directly, and the asset's tables and the mart must agree. The fallback,
+repeat_buyers_fit's BG/NBD and Gamma-Gamma are applied to it directly, and the asset's tables and the mart must agree. The fallback,
 the holdout check and the one-transaction write are tested on a hand-made warehouse.
 
 Defaults of the dbt vars and the asset config are restated here on purpose: a changed default
@@ -21,18 +21,16 @@ import duckdb
 import numpy as np
 import pytest
 
-from orchestration.modeling import btyd_fit
+from orchestration.modeling import repeat_buyers_fit as btyd_fit
 from orchestration.modeling.repeat_buyers import (
     HOLDOUT_CHECK,
     PARAMETERS_KEY,
     PREDICTIONS_KEY,
     RepeatBuyerConfig,
-    Summary,
     build_repeat_buyer_assets,
-    fit_model,
-    fit_repeat_buyers,
     holdout_check,
 )
+from orchestration.modeling.repeat_buyers_fit import Summary, fit_model, fit_repeat_buyers
 from orchestration.resources import WarehouseResource
 from orchestration.settings import load_settings
 
@@ -414,16 +412,16 @@ def test_both_tables_are_replaced_together_or_not_at_all(tmp_path, monkeypatch):
     _small_shop(tmp_path / "warehouse.duckdb", repeaters=12, one_timers=20)
     assert _materialize(tmp_path, monkeypatch).success
 
-    import orchestration.modeling.repeat_buyers as module
+    import orchestration.modeling.params_writer as writer
 
-    original = module._replace_table
+    original = writer._insert
 
-    def failing(con, name, columns, rows):
-        if name == "repeat_buyer_predictions":
+    def failing(con, table, rows):
+        if table.name == "repeat_buyer_predictions":
             raise RuntimeError("disk full")
-        original(con, name, columns, rows)
+        original(con, table, rows)
 
-    monkeypatch.setattr(module, "_replace_table", failing)
+    monkeypatch.setattr(writer, "_insert", failing)
     assert not _materialize(tmp_path, monkeypatch, {"clv_horizon_days": 90}).success
     con = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
     # The failed run's parameter table (horizon 90) was rolled back with its predictions.
@@ -440,8 +438,32 @@ def test_inconsistent_summary_names_the_customer():
 
 def test_empty_population_writes_a_fallback_row_and_no_predictions():
     empty = Summary.from_rows([])
-    result = fit_repeat_buyers(empty, empty, CALIBRATION_END, AS_OF, RepeatBuyerConfig())
+    result = fit_repeat_buyers(empty, empty, CALIBRATION_END, AS_OF, RepeatBuyerConfig(),
+                               annual_discount_rate=ANNUAL_DISCOUNT)
     assert result.predictions == [] and result.holdout == []
     assert [r["fit_kind"] for r in result.parameters] == ["full"]
     assert result.parameters[0]["purchase_method"] == "empirical_rate"
     assert PARAMETERS_KEY.path == ["model_params", "repeat_buyer_parameters"]
+
+
+def test_clv_discounts_at_the_dbt_var_in_force(tmp_path, monkeypatch):
+    """No rate of its own: dbt_project.yml's ltv_annual_discount_rate, else the settings file's."""
+    from orchestration.merchant_settings import declared_dbt_vars
+
+    _small_shop(tmp_path / "warehouse.duckdb", repeaters=12, one_timers=20)
+    monkeypatch.delenv("TEIKI_SETTINGS", raising=False)
+    assert _materialize(tmp_path, monkeypatch).success
+    settings_file = tmp_path / "teiki.yaml"
+    settings_file.write_text("dbt_vars:\n  ltv_annual_discount_rate: 0.5\n", encoding="utf-8")
+    monkeypatch.setenv("TEIKI_SETTINGS", str(settings_file))
+    monkeypatch.setenv("TEIKI_AS_OF_DATE", "2026-11-24")
+    settings = load_settings()
+    assert dg.materialize(
+        build_repeat_buyer_assets(settings),
+        resources={"warehouse": WarehouseResource(path=str(tmp_path / "warehouse.duckdb"))}).success
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
+    rates = con.execute("select distinct as_of_date, clv_annual_discount_rate from model_params.repeat_buyer_parameters "
+                        "order by 1").fetchall()
+    con.close()
+    # history kept: the first run's rate stays beside the second's
+    assert rates == [(AS_OF, declared_dbt_vars()["ltv_annual_discount_rate"]), (date(2026, 11, 24), 0.5)]

@@ -22,7 +22,7 @@ summary as (
 
 predictions as (
 
-    select * from {{ source('model_params', 'repeat_buyer_predictions') }}
+    select * from {{ ref('stg_model_params__repeat_buyer_predictions') }}
 
 ),
 

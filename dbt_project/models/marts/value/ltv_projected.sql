@@ -1,5 +1,5 @@
 {#- One row per source, 定期 product and delivery number (1 .. ltv_projected_max_delivery):
-    the sBG projection (full fit in model_params.sbg_parameters) of survival to that delivery,
+    the sBG projection (full fit of the run in force, stg_model_params__sbg_parameters) of survival to that delivery,
     the observed (Kaplan-Meier) survival, and the discounted expected lifetime value of a new
     subscriber (DEL) and the residual value of one who has received that many deliveries (DERL).
     DECISIONLOG.md "Projected subscription LTV" gives the formulas. -#}
@@ -11,7 +11,7 @@ with
 
 parameters as (
 
-    select * from {{ source('model_params', 'sbg_parameters') }}
+    select * from {{ ref('stg_model_params__sbg_parameters') }}
     where fit_kind = 'full'
 
 ),

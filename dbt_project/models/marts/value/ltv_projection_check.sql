@@ -10,7 +10,7 @@ with
 
 parameters as (
 
-    select * from {{ source('model_params', 'sbg_parameters') }}
+    select * from {{ ref('stg_model_params__sbg_parameters') }}
     where fit_kind = 'calibration'
 
 ),

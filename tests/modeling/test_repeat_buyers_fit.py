@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from orchestration.modeling.btyd_fit import (
+from orchestration.modeling.repeat_buyers_fit import (
     BgNbdParams,
     GammaGammaParams,
     bgnbd_log_likelihood,
