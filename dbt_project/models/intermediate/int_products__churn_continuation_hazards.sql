@@ -28,7 +28,7 @@ delivery_chances as (
 
 sbg_parameters as (
 
-    select * from {{ source('model_params', 'sbg_parameters') }}
+    select * from {{ ref('stg_model_params__sbg_parameters') }}
     where fit_kind = 'full'
 
 ),
