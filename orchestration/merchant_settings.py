@@ -11,6 +11,15 @@ business time zone all live here.
     dbt_vars:
       cpm_spend_yen: 50000
       ltv_annual_discount_rate: 0.08
+    contact_policy:
+      max_contacts: 2          # per customer per cap_window_days, across all campaigns
+      cap_window_days: 7
+    campaigns:
+      folder: /etc/teiki/campaigns   # the merchant's own campaign files
+      live: false                    # nothing reaches a customer for real until true
+      overrides:
+        birthday: {enabled: false}
+        winback: {live: true, holdout_share: 0.2}
 
 The schema is declared here, one section per domain, each a strict pydantic model: an unknown key
 or a value of the wrong type is an error naming the file and the key (``SettingsFileError``).
@@ -34,6 +43,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from connectors.channels.settings import ChannelsSettings
+from orchestration.actions.campaigns import CampaignSettings
+from orchestration.actions.contact_policy import ContactPolicySettings
 
 DBT_PROJECT_YML = Path(__file__).resolve().parent.parent / "dbt_project" / "dbt_project.yml"
 SETTINGS_ENV = "TEIKI_SETTINGS"
@@ -101,6 +112,10 @@ class MerchantSettings(Section):
     alerts: AlertSettings = AlertSettings()
     # Outbound channels' non-secret settings (sender, encoding, rates); secrets are env vars.
     channels: ChannelsSettings = ChannelsSettings()
+    # Consent, caps, quiet hours, offer spacing, global control: every campaign, every channel.
+    contact_policy: ContactPolicySettings = ContactPolicySettings()
+    # The merchant's own campaign folder, the live switch and per-campaign overrides.
+    campaigns: CampaignSettings = CampaignSettings()
     # dbt vars overriding dbt_project.yml's defaults; passed to every dbt call.
     dbt_vars: dict[str, Any] = {}
 
@@ -166,10 +181,10 @@ def parse_settings_file(path: Path) -> MerchantSettings:
     try:
         return MerchantSettings.model_validate(data)
     except ValidationError as exc:
-        raise SettingsFileError(f"{path}: " + "; ".join(_describe(e) for e in exc.errors())) from None
+        raise SettingsFileError(f"{path}: " + "; ".join(describe_error(e) for e in exc.errors())) from None
 
 
-def _describe(error: Mapping[str, Any]) -> str:
+def describe_error(error: Mapping[str, Any]) -> str:
     key = ".".join(str(part) for part in error.get("loc", ())) or "(top level)"
     if error.get("type") == "extra_forbidden":
         return f"{key}: unknown key"

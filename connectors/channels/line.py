@@ -89,6 +89,7 @@ def _line_error(resp: requests.Response) -> str | None:
 class LineChannel(OutboxChannel):
     name = "line"
     outbox_suffix = "json"
+    resends_in_doubt = True  # a retry with the same X-Line-Retry-Key is answered 409, not re-sent
 
     def __init__(
         self,

@@ -134,6 +134,10 @@ class MailChannel(OutboxChannel):
         if self.settings.encoding == "utf-8":
             self._charset.header_encoding = BASE64  # one predictable form for Subject and From
         self._smtp: smtplib.SMTP | None = None
+        # Called with the idempotency key right before a message's content is transmitted, the
+        # point after which the server may take it without our knowing: the action layer records
+        # the message `in_doubt` there, so a re-run after a crash never sends it twice.
+        self.before_transmit: Callable[[str], None] | None = None
 
     # -- rendering ----------------------------------------------------------------------------
     def message_id(self, message: OutboundMessage) -> str:
@@ -219,6 +223,8 @@ class MailChannel(OutboxChannel):
                 if code in (250, 251):
                     code, reply = smtp.docmd("DATA")
                     if code == 354:
+                        if self.before_transmit is not None:
+                            self.before_transmit(key)
                         content_sent = True
                         smtp.send(payload)
                         code, reply = smtp.getreply()

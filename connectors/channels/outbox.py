@@ -88,6 +88,9 @@ class OutboxChannel:
 
     name: ClassVar[str] = "channel"
     outbox_suffix: ClassVar[str] = "txt"
+    # True when the provider deduplicates a re-sent message by its idempotency key (LINE's
+    # X-Line-Retry-Key): a message left in doubt by a crash may then be sent again safely.
+    resends_in_doubt: ClassVar[bool] = False
 
     def __init__(self, *, dry_run: bool, outbox: Outbox | Path | None = None) -> None:
         if isinstance(outbox, Path):

@@ -121,8 +121,15 @@ class Gate:
     def __init__(self) -> None:
         self.reached = threading.Event()
         self._open = threading.Event()
+        # Set by :meth:`drop`: the held request is abandoned (its client was killed), not served.
+        self.dropped = False
 
     def open(self) -> None:
+        self._open.set()
+
+    def drop(self) -> None:
+        """Release the held request without serving it, as if its client had died mid-request."""
+        self.dropped = True
         self._open.set()
 
     def hold(self, timeout: float | None = None) -> bool:

@@ -37,7 +37,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.testing.http_base import LocalHttpServer, Reply, Request
+from connectors.testing.http_base import DROP, LocalHttpServer, Reply, Request
 
 TOKEN = "line-test-channel-token-4f3e2d1c"
 PUSH, MULTICAST = "/v2/bot/message/push", "/v2/bot/message/multicast"
@@ -74,8 +74,25 @@ class LineServer(LocalHttpServer):
         self._accepted: dict[str, tuple[str, Any]] = {}  # retry key -> (request id, response body)
         self._windows: dict[str, deque[float]] = {p: deque() for p in self.rate_limits}
         self._state = threading.Lock()
+        self._handled = 0
 
     def handle(self, req: Request) -> Reply:
+        # Gates for the kill tests: ("request", n) holds the n-th push/multicast before it is
+        # handled (drop() abandons it), ("accepted", n) holds the reply after the n-th was accepted.
+        with self._state:
+            self._handled += 1
+            n_request = self._handled
+        gate = self.gates.get(("request", n_request))
+        if gate is not None:
+            gate.hold()
+            if gate.dropped:
+                return DROP
+        reply = self._handle(req)
+        if reply.status == 200:
+            self.at_gate("accepted", n_request)
+        return reply
+
+    def _handle(self, req: Request) -> Reply:
         request_id = str(uuid.uuid4())
         rid = {"x-line-request-id": request_id}
         if req.method == "GET" and req.path == INSPECT:

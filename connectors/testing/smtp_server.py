@@ -39,6 +39,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from connectors.channels.files import write_private_file
+from connectors.testing.http_base import Gate
 from connectors.channels.mail import SmtpCredentials
 
 
@@ -87,6 +88,14 @@ class _Handler:
                     srv.rate_limited += 1
                     return "451 4.7.1 Sending rate limit exceeded, try again later"
                 srv._recent.append(now)
+        with srv.lock:
+            srv.mail_commands += 1
+            gate = srv.gates.get(("mail", srv.mail_commands))
+        if gate is not None:  # the kill tests: hold this transaction's MAIL (drop(): never answer)
+            gate.hold()
+            if gate.dropped:
+                server.transport.close()
+                return "421 4.3.2 client gone"
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 OK"
@@ -113,6 +122,9 @@ class _Handler:
                 srv.drop_after_data -= 1
         if srv.spool is not None:
             write_private_file(srv.spool / f"{n:06d}.eml", rec.data)
+        gate = srv.gates.get(("accepted", n))
+        if gate is not None:  # the kill tests: accepted and stored, the 250 held back
+            gate.hold()
         if drop:
             server.transport.close()  # accepted, but the client never hears the 250
         return "250 2.0.0 OK queued"
@@ -139,6 +151,8 @@ class SmtpServer:
         self.drop_after_data = 0
         self.lock = threading.Lock()
         self._faults: dict[str, deque[str]] = {"mail": deque(), "rcpt": deque(), "data": deque()}
+        self.gates: dict[tuple[str, int], Gate] = {}
+        self.mail_commands = 0
         self._recent: deque[float] = deque()
         self._ca = trustme.CA()
         self._port = port
@@ -149,6 +163,14 @@ class SmtpServer:
         """Answer the next ``times`` MAIL / RCPT / end-of-DATA with ``reply`` (e.g. "451 ...")."""
         with self.lock:
             self._faults[stage].extend([reply] * times)
+
+    def gate(self, stage: str, n: int) -> Gate:
+        """Hold the n-th MAIL command (``"mail"``) or the 250 of the n-th accepted message
+        (``"accepted"``) until the gate opens: a test SIGKILLs the sender at a known point."""
+        g = Gate()
+        with self.lock:
+            self.gates[(stage, n)] = g
+        return g
 
     def _take_fault(self, stage: str) -> str | None:
         with self.lock:
@@ -198,6 +220,8 @@ class SmtpServer:
         return self
 
     def stop(self) -> None:
+        for g in list(self.gates.values()):
+            g.open()
         if self._controller is not None:
             self._controller.stop()
             self._controller = None

@@ -2,7 +2,7 @@
 
 Who qualifies, why, what to offer and in which order is a dbt mart (`marts.high_risk_customers`,
 from the churn hazard model and the repeat-buyer model); this asset applies the contact policy
-(orchestration/actions/policies.py): opt-outs, suppression of recent contacts, random holdout,
+(orchestration.actions.contact_policy.py): opt-outs, suppression of recent contacts, random holdout,
 the day's capacity. It records every chosen customer in the action ledger and writes the day's
 file, adding when each customer was last on a call list (the ledger; the mart only knows the
 customer's own inquiries).
@@ -16,7 +16,7 @@ import duckdb
 
 from connectors.channels.call_center_csv import write_call_list
 from orchestration.actions.ledger import LedgerEntry, contacted_recently, last_listed_dates, record_day
-from orchestration.actions.policies import CALL_CENTER_CHURN_RISK, assign_arm
+from orchestration.actions.contact_policy import CALL_CENTER_CHURN_RISK, assign_arm
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 from orchestration.settings import Settings
 

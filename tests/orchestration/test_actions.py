@@ -9,7 +9,7 @@ import pytest
 from connectors.channels.call_center_csv import CallListEncodingError, write_call_list
 from orchestration.actions.ledger import LedgerEntry, contacted_recently, record_day
 from orchestration.actions.call_center import select_call_list
-from orchestration.actions.policies import assign_arm
+from orchestration.actions.contact_policy import assign_arm
 
 
 @pytest.fixture

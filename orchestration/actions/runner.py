@@ -1,0 +1,226 @@
+"""A day of campaigns: read each audience, decide under the contact policy, record, then send.
+
+Two phases, each safe to repeat (orchestration/actions/ledger.py has the protocol):
+
+1. :func:`plan_day`: every live-or-dry campaign active today reads its audience model, keeps the
+   rows inside a step's trigger window that the step has not chosen before, and the contact
+   policy (orchestration/actions/contact_policy.py) decides all campaigns together, in priority
+   order. The decisions are committed, sends as ``planned``, before any channel is called.
+2. :func:`send_day`: each campaign's ``planned`` sends are rendered (Jinja, from the audience
+   row) and handed to the channel; each outcome is committed as the provider answers. Mail and
+   LINE wait while the business time zone is in quiet hours (they stay planned for the next run).
+
+Team notifications (a campaign whose channel is ``webhook``) go out as one digest message a day
+listing the chosen customers, not one chat message per customer.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import duckdb
+
+from connectors.channels.base import OutboundMessage
+from connectors.channels.outbox import OutboxChannel
+from orchestration.actions import ledger
+from orchestration.actions.campaigns import Campaign, RenderError, render
+from orchestration.actions.contact_policy import (
+    QUIET_HOUR_CHANNELS, Candidate, ContactHistory, ContactPolicySettings, decide,
+)
+
+# Columns a sample message in asset metadata never shows (it is read by the data team, not the
+# customer): the sample is rendered with these masked.
+PERSONAL_COLUMNS = ("full_name", "last_name", "first_name", "full_name_kana", "email", "phone",
+                    "line_user_id", "postal_code", "address1", "address2", "birthday")
+MASK = "＊＊＊"
+ChannelFor = Callable[[Campaign, str], OutboxChannel]
+
+
+@dataclass
+class CampaignDay:
+    """What a campaign did today: decision counts (new this run and recorded in total), send
+    outcomes, messages deferred by quiet hours, and a masked sample message."""
+
+    campaign: str
+    audience_rows: int = 0
+    in_window: int = 0
+    decisions: Counter = field(default_factory=Counter)
+    statuses: Counter = field(default_factory=Counter)
+    deferred_quiet_hours: int = 0
+    sample: str | None = None
+
+    def summary(self) -> dict[str, int]:
+        d, s = self.decisions, self.statuses
+        return {"chosen": d["send"] + d["holdout"], "held_out": d["holdout"],
+                "capped": d["capped"] + d["offer_spacing"] + d["over_capacity"],
+                "excluded_by_priority": d["excluded_by_priority"], "no_consent": d["no_consent"],
+                "global_control": d["global_control"], "sent": s["sent"] + s["already_sent"],
+                "sent_dry": s["dry_run"], "failed": s["failed"] + s["rejected"] + s["dropped"],
+                "in_doubt": s["in_doubt"], "deferred_quiet_hours": self.deferred_quiet_hours}
+
+
+def read_audience(con: duckdb.DuckDBPyConnection, audience: str) -> list[dict[str, Any]]:
+    # `audience` was checked against the dbt manifest's marts models when the campaign loaded.
+    cur = con.execute(f'select * from marts."{audience}"')
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r)) for r in cur.fetchall()]
+
+
+def plan_day(con: duckdb.DuckDBPyConnection, campaigns: Sequence[Campaign], day: date,
+             policy: ContactPolicySettings, audiences: Mapping[str, list[dict]] | None = None,
+             run_id: str | None = None) -> dict[str, CampaignDay]:
+    """Decide today's new candidates of every active campaign and commit the decisions."""
+    ledger.ensure_ledger(con)
+    active = [c for c in campaigns if c.active_on(day)]
+    reports = {c.name: CampaignDay(c.name) for c in active}
+    candidates: dict[str, list[Candidate]] = {}
+    for campaign in active:
+        rows = audiences[campaign.audience] if audiences is not None else read_audience(con, campaign.audience)
+        report = reports[campaign.name]
+        report.audience_rows = len(rows)
+        since = day - timedelta(days=campaign.repeat_after_days) if campaign.repeat_after_days else None
+        done = ledger.decided_steps(con, campaign.name, since, day)
+        found: list[Candidate] = []
+        for step in campaign.steps:
+            for row in rows:
+                if not step.matches(row):
+                    continue
+                report.in_window += 1
+                if (row["customer_key"], step.name) in done:
+                    continue
+                found.append(Candidate(campaign.name, step.name, row["customer_key"], row,
+                                       float(row.get("priority_score") or 0.0)))
+        # A customer in two steps' windows today takes the first step only.
+        seen: set[str] = set()
+        candidates[campaign.name] = [c for c in found if not (c.customer_key in seen or seen.add(c.customer_key))]
+    lookback = max(policy.cap_window_days, policy.offer_spacing_days, 1)
+    history = ContactHistory.from_rows(ledger.chosen_history(con, day - timedelta(days=lookback), day), day)
+    decisions = decide([c.rules() for c in active], candidates, history, day, policy)
+    by_campaign: dict[str, list[ledger.LedgerEntry]] = defaultdict(list)
+    offers = {c.name: c.offer for c in active}
+    for d in decisions:
+        row, offer = d.candidate.row, offers[d.candidate.campaign]
+        by_campaign[d.candidate.campaign].append(ledger.LedgerEntry(
+            customer_key=d.candidate.customer_key, arm=d.arm, source=row.get("source"),
+            customer_id=row.get("customer_id"), subscription_id=row.get("subscription_id"),
+            reason=d.reason, step=d.candidate.step, decision=d.decision, channel=d.channel,
+            offer_code=offer.code if d.arm else None,
+            monetary_offer=bool(d.arm) and offer.is_monetary))
+        reports[d.candidate.campaign].decisions[d.decision] += 1
+    for name, entries in by_campaign.items():
+        ledger.record_decisions(con, name, None, day, entries, run_id=run_id)
+    return reports
+
+
+def send_day(con: duckdb.DuckDBPyConnection, campaigns: Sequence[Campaign], day: date, now: datetime,
+             policy: ContactPolicySettings, channel_for: ChannelFor, merchant_name: str,
+             audiences: Mapping[str, list[dict]] | None = None,
+             reports: dict[str, CampaignDay] | None = None) -> dict[str, CampaignDay]:
+    """Send every planned message of the day's campaigns; record each outcome as it arrives."""
+    reports = reports if reports is not None else {}
+    for campaign in (c for c in campaigns if c.active_on(day)):
+        report = reports.setdefault(campaign.name, CampaignDay(campaign.name))
+        rows = audiences[campaign.audience] if audiences is not None else read_audience(con, campaign.audience)
+        by_key = {r["customer_key"]: r for r in rows}
+        for channel_name in campaign.channels:
+            channel = channel_for(campaign, channel_name)
+            pending = [p for p in ledger.pending_sends(con, campaign.name, day, channel.resends_in_doubt)
+                       if p["channel"] == channel_name]
+            if not pending:
+                continue
+            if (channel_name in QUIET_HOUR_CHANNELS and not campaign.allow_quiet_hours
+                    and policy.in_quiet_hours(now)):
+                report.deferred_quiet_hours += len(pending)
+                continue
+            _send(con, campaign, channel, pending, by_key, day, merchant_name, report)
+        _count_statuses(con, campaign.name, day, report)
+        if report.sample is None and rows:
+            report.sample = sample_message(campaign, rows[0], day, merchant_name)
+    return reports
+
+
+def _send(con, campaign: Campaign, channel: OutboxChannel, pending: list[dict], by_key: Mapping[str, dict],
+          day: date, merchant_name: str, report: CampaignDay) -> None:
+    messages: list[OutboundMessage] = []
+    digest_rows: list[tuple[dict, str]] = []
+    for p in pending:
+        row = by_key.get(p["customer_key"])
+        if row is None:
+            ledger.mark_status(con, p["idempotency_key"], "dropped",
+                               error="no longer in the audience when the message was rendered")
+            continue
+        try:
+            parts = _render_parts(campaign, channel.name, row, p["step"], day, merchant_name)
+        except RenderError as exc:
+            ledger.mark_status(con, p["idempotency_key"], "rejected", error=f"template: {exc}")
+            continue
+        if channel.name == "webhook":
+            digest_rows.append((p, parts["text"]))
+        else:
+            messages.append(_message(campaign, channel.name, p, row, parts))
+    if digest_rows:
+        key = f"{campaign.name}:digest:{day:%Y%m%d}"
+        text = "\n".join(f"• {t}" for _, t in digest_rows)
+        messages = [OutboundMessage(key, campaign.name, "team", "call_center",
+                                    body_text=text, subject=f"{campaign.title} ({day:%Y-%m-%d}, {len(digest_rows)}件)")]
+    if not messages:
+        return
+    if hasattr(channel, "before_transmit"):
+        channel.before_transmit = lambda key: ledger.mark_status(con, key, "in_doubt")
+    for result in channel.send(messages):
+        keys = [p["idempotency_key"] for p, _ in digest_rows] if digest_rows else [result.idempotency_key]
+        for key in keys:
+            ledger.mark_status(con, key, result.status, result.provider_message_id, result.error)
+
+
+def _variables(campaign: Campaign, row: Mapping[str, Any], step: str, day: date, merchant_name: str) -> dict:
+    return {**row, "merchant_name": merchant_name, "offer": campaign.offer.model_dump(),
+            "campaign_title": campaign.title, "step": step, "action_date": day,
+            "unsubscribe_url": row.get("unsubscribe_url")}
+
+
+def _render_parts(campaign: Campaign, channel: str, row: Mapping[str, Any], step: str, day: date,
+                  merchant_name: str) -> dict[str, str]:
+    variables = _variables(campaign, row, step, day, merchant_name)
+    return {part: render(source, variables) for part, source in campaign.templates[channel].items()}
+
+
+def _message(campaign: Campaign, channel: str, p: Mapping[str, Any], row: Mapping[str, Any],
+             parts: Mapping[str, str]) -> OutboundMessage:
+    key = p["idempotency_key"]
+    if channel == "mail":
+        return OutboundMessage(key, campaign.name, p["customer_key"], str(row["email"]),
+                               body_text=parts["body"], subject=parts["subject"])
+    if channel == "line":
+        return OutboundMessage(key, campaign.name, p["customer_key"], str(row["line_user_id"]),
+                               body_text=parts["text"], subject=campaign.title)
+    # postal_dm: the print vendor's address file (connectors/channels/postal_dm.py)
+    fields = {"オファー": campaign.offer.description} if campaign.offer.description else {}
+    if campaign.offer.code:
+        fields["クーポンコード"] = campaign.offer.code
+    return OutboundMessage(key, campaign.name, p["customer_key"], p["customer_key"], body_text=parts["text"],
+                           extra={"postal_code": row.get("postal_code"), "prefecture": row.get("prefecture"),
+                                  "address1": row.get("address1"), "address2": row.get("address2"),
+                                  "full_name": row.get("full_name"), "customer_id": row.get("customer_id"),
+                                  "fields": fields})
+
+
+def sample_message(campaign: Campaign, row: Mapping[str, Any], day: date, merchant_name: str) -> str:
+    """The campaign's first channel's message for one audience row, personal values masked."""
+    masked = {k: (MASK if k in PERSONAL_COLUMNS and v is not None else v) for k, v in row.items()}
+    try:
+        parts = _render_parts(campaign, campaign.channels[0], masked, campaign.steps[0].name, day, merchant_name)
+    except RenderError as exc:
+        return f"(sample not rendered: {exc})"
+    return "\n\n".join(parts.values())[:2000]
+
+
+def _count_statuses(con, campaign: str, day: date, report: CampaignDay) -> None:
+    report.statuses = Counter(dict(con.execute(
+        f"""select status, count(*) from {ledger.LEDGER_TABLE}
+            where campaign = ? and action_date = ? and status is not null group by status""",
+        [campaign, day]).fetchall()))
