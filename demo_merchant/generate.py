@@ -31,10 +31,13 @@ from typing import Any
 import yaml
 
 from demo_merchant.names import (
+    BUILDING_NAMES,
+    BUILDING_WORDS,
     EMAIL_DOMAINS,
     GIVEN_NAMES,
     PREFECTURES,
     SURNAMES,
+    TOWNS,
     romanize,
 )
 from demo_merchant.params import CATALOGUE, DEFAULT_PARAMS, BehaviourParams, Product
@@ -56,7 +59,8 @@ CANCEL_PAGE = "/mypage/teiki/cancel"
 STREAM_COLUMNS: dict[str, tuple[str, ...]] = {
     "customers": (
         "customer_id", "last_name", "first_name", "last_name_kana", "first_name_kana", "email",
-        "phone", "postal_code", "prefecture", "birthday", "gender", "email_opt_in",
+        "phone", "postal_code", "prefecture", "address1", "address2", "birthday", "gender",
+        "email_opt_in",
         "line_opt_in", "line_user_id", "dm_opt_in", "phone_opt_in", "acquisition_channel",
         "created_at", "updated_at"),
     "products": (
@@ -82,12 +86,16 @@ STREAM_COLUMNS: dict[str, tuple[str, ...]] = {
     "inquiries": (
         "inquiry_id", "customer_id", "created_at", "channel", "category", "agent", "outcome"),
     "web_events": ("event_id", "customer_id", "visited_at", "url", "referrer"),
+    "points": (
+        "point_event_id", "customer_id", "occurred_at", "event_type", "points", "expires_on",
+        "order_id"),
 }
 
 FILE_NAMES: dict[str, str] = {stream: f"{stream}.csv" for stream in STREAM_COLUMNS}
 
 ACTIVE, PAUSED, CANCELLED = "継続中", "休止中", "解約済み"
 SHIPPED, PENDING, ORDER_CANCELLED = "発送済み", "発送待ち", "キャンセル"
+POINTS_GRANT, POINTS_USE, POINTS_EXPIRE = "付与", "利用", "失効"
 CARD, DEFERRED, KONBINI, COD = "クレジットカード", "後払い", "コンビニ払い", "代金引換"
 PAYMENT_ERROR = "決済エラー"
 LEFTOVER = "商品が余っている"
@@ -170,7 +178,7 @@ class GenerationSummary:
 class _Customer:
     __slots__ = (
         "index", "id", "last", "first", "last_kana", "first_kana", "email", "phone", "postal",
-        "prefecture", "birthday", "gender", "email_opt_in", "line_opt_in", "line_user_id",
+        "prefecture", "address1", "address2", "birthday", "gender", "email_opt_in", "line_opt_in", "line_user_id",
         "dm_opt_in", "phone_opt_in", "channel", "created_t", "updated_t", "churn_mult",
         "method", "fragile", "problem", "subs", "held", "current_sub")
 
@@ -410,6 +418,10 @@ class _World:
         pref, _, plo, phi = self.pick_pref(rng)
         c.prefecture = pref
         c.postal = f"{rng.randint(plo, phi):03d}-{rng.randrange(10000):04d}"
+        # The street address has its own stream of draws, so adding it left the rest of the
+        # world (every later draw of this customer's rng) as it was.
+        c.address1, c.address2 = self.make_address(random.Random(f"{self.seed}:{index}:address"),
+                                                   pref)
         # unique: the warehouse resolves identities on phone numbers too
         c.phone = f"090-0{rng.randrange(1000):03d}-{rng.randrange(10000):04d}"
         while c.phone in phones:
@@ -435,6 +447,17 @@ class _World:
         c.held = []
         c.current_sub = None
         return c
+
+    def make_address(self, rng: random.Random, prefecture: str) -> tuple[str, str]:
+        """住所1 (市区町村 + 町名 + 丁目-番-号, in the prefecture) and 住所2 (building and room, or
+        empty for a house)."""
+        city, town = rng.choice(TOWNS[prefecture])
+        address1 = f"{city}{town}{rng.randint(1, 5)}-{rng.randint(1, 30)}-{rng.randint(1, 20)}"
+        address2 = ""
+        if rng.random() < self.p.address2_share:
+            room = f"{rng.randint(1, 12)}{rng.randint(1, 10):02d}"
+            address2 = f"{rng.choice(BUILDING_WORDS)}{rng.choice(BUILDING_NAMES)} {room}号室"
+        return address1, address2
 
     def make_email(self, rng: random.Random, given: str, family: str, birth: date,
                    taken: set[str]) -> str:
@@ -1004,7 +1027,7 @@ class _World:
                         if c.birthday else "")
             rows.append((
                 c.id, c.last, c.first, c.last_kana, c.first_kana, c.email, c.phone, c.postal,
-                c.prefecture, birthday, c.gender, labels["email_opt_in"],
+                c.prefecture, c.address1, c.address2, birthday, c.gender, labels["email_opt_in"],
                 labels["line_opt_in"], c.line_user_id, labels["dm_opt_in"],
                 labels["phone_opt_in"], c.channel, dt(c.created_t), dt(c.updated_t)))
         out["customers"] = rows
@@ -1069,6 +1092,7 @@ class _World:
                                   yen(disc), yen(price * qty - disc), updated_s))
         out["orders"] = order_rows
         out["order_lines"] = line_rows
+        out["points"] = self.point_rows(orders)
 
         pay_list.sort(key=lambda x: (x[0][0], x[0][1]))
         width = max(7, len(str(len(pay_list))))
@@ -1127,6 +1151,78 @@ class _World:
         return out
 
 
+    def point_rows(self, orders: list[_Order]) -> list[tuple[Any, ...]]:
+        """The points history as of ``as_of``: a 付与 when a revenue order ships (its 商品合計 x
+        points_grant_rate, valid points_validity_days), a 利用 on a later order (every valid point,
+        up to its 商品合計, oldest grants first), and a 失効 of what is left of a grant the day after
+        its 有効期限. Only orders not cancelled at as_of grant or use points (a cancelled order's
+        points are taken back with it); amounts are signed (付与 +, 利用 and 失効 -).
+
+        Points use does not change the order's 値引額: the cart books it as a means of payment.
+        Each customer has an own random stream, so the points leave the rest of the world as is."""
+        p = self.p
+        cutoff, as_of_day = self.cutoff, self.as_of_day
+        by_cust: dict[int, list[_Order]] = {}
+        for o in orders:
+            if o.cancel_t is None or o.cancel_t > cutoff:
+                by_cust.setdefault(o.cust.index, []).append(o)
+        events: list[tuple[int, int, str, str, int, str, str]] = []
+        seq = 0  # creation order, the tie-break of equal times
+
+        def next_seq() -> int:
+            nonlocal seq
+            seq += 1
+            return seq
+
+        for index in sorted(by_cust):
+            cust_orders = by_cust[index]
+            cust = cust_orders[0].cust
+            rng = random.Random(f"{self.seed}:{index}:points")
+            # (time, kind, order): uses at order time, grants at shipping (15:00)
+            timeline: list[tuple[int, int, _Order]] = []
+            for o in cust_orders:
+                timeline.append((o.t, 0, o))
+                if o.ship_day is not None and o.ship_day <= as_of_day:
+                    timeline.append((o.ship_day * DAY + 15 * HOUR, 1, o))
+            timeline.sort(key=lambda e: (e[0], e[1], e[2].seq))
+            grants: list[list[Any]] = []  # [expiry day, remaining, order id], oldest first
+
+            def expire(until: int) -> None:
+                for g in grants:
+                    if g[1] > 0 and (g[0] + 1) * DAY <= until:
+                        events.append(((g[0] + 1) * DAY, next_seq(), cust.id, POINTS_EXPIRE,
+                                       -g[1], self.day_str(g[0]), g[2]))
+                        g[1] = 0
+
+            for t, kind, o in timeline:
+                expire(t)
+                if kind == 1:
+                    amount = int(o.subtotal * p.points_grant_rate)
+                    if amount > 0:
+                        expiry = o.ship_day + p.points_validity_days
+                        grants.append([expiry, amount, o.id])
+                        events.append((t, next_seq(), cust.id, POINTS_GRANT, amount,
+                                       self.day_str(expiry), o.id))
+                    continue
+                balance = sum(g[1] for g in grants)
+                if balance < p.points_min_use or rng.random() >= p.points_use_rate:
+                    continue
+                use = min(balance, o.subtotal)
+                if use <= 0:
+                    continue
+                events.append((min(t + rng.randrange(1, 30), cutoff), next_seq(), cust.id, POINTS_USE,
+                               -use, "", o.id))
+                for g in grants:  # grants are in expiry order: oldest first
+                    take = min(g[1], use)
+                    g[1] -= take
+                    use -= take
+            expire(cutoff)
+        events.sort(key=lambda e: (e[0], e[1]))
+        width = max(7, len(str(len(events))))
+        return [(f"PT{i + 1:0{width}d}", cust_id, self.dt_str(t), kind, str(points), expires, order)
+                for i, (t, _, cust_id, kind, points, expires, order) in enumerate(events)]
+
+
 # --------------------------------------------------------------------------------------------
 # Writing
 # --------------------------------------------------------------------------------------------
@@ -1157,7 +1253,7 @@ def generate(
     as_of: date | None = None,
     params: BehaviourParams = DEFAULT_PARAMS,
 ) -> GenerationSummary:
-    """Generate the demo merchant's nine cart exports into ``out_dir``.
+    """Generate the demo merchant's ten cart exports into ``out_dir``.
 
     History is ``params.history_days`` days ending at ``as_of`` (default: today in Asia/Tokyo).
     Same arguments give byte-identical files.

@@ -143,6 +143,8 @@ class BehaviourParams:
     #: customers 50 and over / under 50 (younger people use LINE, older ones read paper DM).
     line_age_multipliers: tuple[float, float] = (1.3, 0.7)
     dm_age_multipliers: tuple[float, float] = (1.3, 0.8)
+    #: Share of customers whose 住所2 (building and room) is filled: flats and condominiums.
+    address2_share: float = 0.45
     #: Share of customers whose record was edited after registration (address, opt-ins).
     profile_update_rate: float = 0.30
     #: Payment method chosen at the first purchase and kept for the customer's 定期.
@@ -333,6 +335,18 @@ class BehaviourParams:
     shipping_fee: int = 550
     #: 紹介 / 同梱チラシ customers use a coupon of this amount on their first one-off order.
     first_order_coupon: int = 500
+
+    # ---- points (ポイント) ---------------------------------------------------------------------
+    #: Points granted when a revenue order ships, as a share of its 商品合計 (floored; 1 point =
+    #: 1 yen; default 1%).
+    points_grant_rate: float = 0.01
+    #: Days a grant stays valid: its 有効期限 is the ship date plus this many days (default 365);
+    #: what is left of it the next day is recorded as 失効.
+    points_validity_days: int = 365
+    #: At each later order, chance that a customer holding at least ``points_min_use`` valid
+    #: points spends them (all of them, up to the order's 商品合計; oldest grants first).
+    points_use_rate: float = 0.30
+    points_min_use: int = 100
 
     # ---- background inquiries and web visits ------------------------------------------------
     #: Per delivered 定期 order, chance of an inquiry of each category (not churn-related).

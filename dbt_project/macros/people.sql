@@ -36,3 +36,12 @@
             then {{ domestic }}
     end
 {%- endmacro %}
+
+
+{#- A full postal address for postal DM: 郵便番号, 都道府県 and 住所1 (市区町村 + 番地) all known
+    (住所2, the building, is often rightly empty). `record` is the alias of a customer record. -#}
+{% macro has_postal_address(record) -%}
+    (nullif(trim({{ record }}.postal_code), '') is not null
+        and nullif(trim({{ record }}.prefecture), '') is not null
+        and nullif(trim({{ record }}.address1), '') is not null)
+{%- endmacro %}

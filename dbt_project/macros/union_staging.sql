@@ -34,7 +34,7 @@
 {% macro staging_models() -%}
     {{ return({
         'csv': ['customers', 'products', 'orders', 'order_lines', 'subscriptions',
-                'subscription_events', 'payments', 'inquiries', 'web_events'],
+                'subscription_events', 'payments', 'inquiries', 'web_events', 'point_events'],
         'shopify': ['customers', 'products', 'orders', 'order_lines'],
         'recharge': ['customers', 'subscriptions', 'payments'],
         'colorme': ['customers', 'products', 'orders', 'order_lines'],
@@ -52,7 +52,8 @@
             ('source', 'varchar'), ('customer_id', 'varchar'), ('last_name', 'varchar'),
             ('first_name', 'varchar'), ('last_name_kana', 'varchar'), ('first_name_kana', 'varchar'),
             ('email', 'varchar'), ('phone', 'varchar'), ('postal_code', 'varchar'),
-            ('prefecture', 'varchar'), ('birthday', 'date'), ('gender', 'varchar'),
+            ('prefecture', 'varchar'), ('address1', 'varchar'), ('address2', 'varchar'),
+            ('birthday', 'date'), ('gender', 'varchar'),
             ('gender_label', 'varchar'), ('email_opt_in', 'boolean'), ('line_opt_in', 'boolean'),
             ('line_user_id', 'varchar'), ('dm_opt_in', 'boolean'), ('phone_opt_in', 'boolean'),
             ('acquisition_channel', 'varchar'), ('acquisition_channel_label', 'varchar'),
@@ -104,6 +105,11 @@
             ('source', 'varchar'), ('web_event_id', 'varchar'), ('customer_id', 'varchar'),
             ('visited_at', 'timestamp'), ('url', 'varchar'), ('url_path', 'varchar'),
             ('page_type', 'varchar'), ('referrer', 'varchar'), ('loaded_at', 'timestamp')],
+        'point_events': [
+            ('source', 'varchar'), ('point_event_id', 'varchar'), ('customer_id', 'varchar'),
+            ('occurred_at', 'timestamp'), ('event_type', 'varchar'),
+            ('event_type_label', 'varchar'), ('points', 'bigint'), ('points_delta', 'bigint'),
+            ('expires_on', 'date'), ('order_id', 'varchar'), ('loaded_at', 'timestamp')],
     } -%}
     {%- if entity not in shapes -%}
         {{ exceptions.raise_compiler_error("union_staging: unknown canonical entity '" ~ entity ~ "'") }}

@@ -52,10 +52,12 @@ CUSTOMERS, SEED = 300, 11
 APIS = ("shopify_recharge", "colorme")
 SHOP = {"shopify_recharge": "shopify", "colorme": "colorme"}
 
-# Columns of marts.customers no API customer record has (Shopify: no kana, birthday, gender,
-# LINE, DM or phone consent, acquisition channel; its phone is E.164, the export's is domestic).
+# Columns of marts.customers no API customer record has (Shopify: no kana, street address (the
+# query asks for zip and province only), birthday, gender, LINE, DM or phone consent, acquisition
+# channel; its phone is E.164, the export's is domestic).
 CUSTOMER_FIELDS_NOT_IN_SHOPIFY = (
-    "last_name_kana", "first_name_kana", "full_name_kana", "phone", "birthday", "age", "gender",
+    "last_name_kana", "first_name_kana", "full_name_kana", "phone", "address1", "address2",
+    "has_postal_address", "birthday", "age", "gender",
     "gender_label", "line_user_id", "has_line", "line_opt_in", "is_line_reachable", "dm_opt_in",
     "is_dm_reachable", "phone_opt_in", "is_phone_reachable", "acquisition_channel",
     "acquisition_channel_label",

@@ -297,7 +297,8 @@ def test_create_tables_for_streams_without_files(wh: Path, export_dir: Path) -> 
     write_csv(export_dir / "orders_1.csv", ORDER_HEADER, ORDERS)
     load_export_dir(wh, export_dir, "demo_merchant")
     created = create_tables(wh, "demo_merchant")
-    assert "orders" not in created and "web_events" in created and len(created) == 8
+    assert "orders" not in created and "web_events" in created and "points" in created
+    assert len(created) == 9
     assert query(wh, "SELECT count(*) FROM raw_csv.web_events") == [(0,)]
     assert query(wh, "SELECT count(*) FROM raw_csv.orders") == [(2,)]
     assert create_tables(wh, "demo_merchant") == []
@@ -321,9 +322,28 @@ def test_a_profile_lacking_reference_columns_and_streams_still_gives_the_raw_con
     load_export_dir(wh, export_dir, profile_path, streams=["customers"])
     rows = query(wh, "SELECT count(*), count(phone_opt_in) FROM raw_csv.customers")
     assert rows == [(len(CUSTOMERS), 0)]  # the column exists, every value unknown
+    # an older export without 住所1 / 住所2 (optional headers) loads with NULL street addresses
+    assert "住所1" not in CUSTOMER_HEADER
+    rows = query(wh, "SELECT count(address1), count(address2) FROM raw_csv.customers")
+    assert rows == [(0, 0)]
     assert "inquiries" in create_tables(wh, profile_path)
     columns = {r[0] for r in query(wh, "SELECT column_name FROM information_schema.columns "
                                        "WHERE table_schema = 'raw_csv' AND table_name = 'inquiries'")}
     reference = {c.name for c in load_profile("demo_merchant").stream("inquiries").columns}
     assert reference <= columns
     assert query(wh, "SELECT count(*) FROM raw_csv.inquiries") == [(0,)]
+
+
+def test_the_points_stream_is_optional(wh: Path, export_dir: Path) -> None:
+    """A cart without a points programme (the ecforce profile has no points stream) still gets an
+    empty raw_csv.points in the reference shape, so the points marts build empty."""
+    from connectors.csv_export import create_tables
+
+    assert "points" not in load_profile("ecforce_teiki").streams
+    assert "points" in create_tables(wh, "ecforce_teiki")
+    columns = [r[0] for r in query(wh, "SELECT column_name FROM information_schema.columns "
+                                       "WHERE table_schema = 'raw_csv' AND table_name = 'points' "
+                                       "ORDER BY ordinal_position")]
+    reference = [c.name for c in load_profile("demo_merchant").stream("points").columns]
+    assert columns[:len(reference)] == reference
+    assert query(wh, "SELECT count(*) FROM raw_csv.points") == [(0,)]

@@ -60,6 +60,7 @@ class Data:
     payments: list[dict[str, str]]
     inquiries: list[dict[str, str]]
     web_events: list[dict[str, str]]
+    points: list[dict[str, str]]
 
     @classmethod
     def load(cls, out_dir: Path, as_of: date) -> "Data":

@@ -7,6 +7,8 @@ from datetime import datetime, time, timedelta
 
 from dm_analysis import AS_OF, Data, parse_d, parse_dt
 
+from demo_merchant.params import DEFAULT_PARAMS
+
 CUTOFF = datetime.combine(AS_OF, time(23, 59, 59))
 
 
@@ -110,7 +112,8 @@ def test_updated_at_and_nothing_after_as_of(world: Data) -> None:
             assert parse_dt(r[updated]) <= CUTOFF
     for stream, col in [("orders", "ordered_at"), ("subscriptions", "cancelled_at"),
                         ("subscription_events", "occurred_at"), ("payments", "attempted_at"),
-                        ("inquiries", "created_at"), ("web_events", "visited_at")]:
+                        ("inquiries", "created_at"), ("web_events", "visited_at"),
+                        ("points", "occurred_at")]:
         values = [parse_dt(r[col]) for r in getattr(world, stream) if r[col]]
         assert max(values) <= CUTOFF, stream
         assert max(values) >= CUTOFF - timedelta(days=7), stream  # the history reaches as_of
@@ -192,3 +195,62 @@ def test_events_are_well_formed(world: Data) -> None:
                 assert parse_d(e["after_value"]) > parse_d(e["before_value"])
             elif e["event_type"] == "周期変更":
                 assert int(e["after_value"][:-1]) > int(e["before_value"][:-1])
+
+
+def test_points_follow_orders(world: Data) -> None:
+    """付与 once per shipped order (1% of 商品合計, valid a year from the ship date), 利用 only on
+    live orders and never more than held, 失効 of exactly what is left of a grant the day after
+    its 有効期限; replaying the history oldest grant first never goes negative."""
+    p = DEFAULT_PARAMS
+    orders = {o["order_id"]: o for o in world.orders}
+    customers = {c["customer_id"] for c in world.customers}
+    events = sorted(world.points, key=lambda e: e["point_event_id"])
+    assert [parse_dt(e["occurred_at"]) for e in events] == sorted(
+        parse_dt(e["occurred_at"]) for e in events)  # ids follow time
+    kinds = Counter(e["event_type"] for e in events)
+    assert kinds["付与"] > 1000 and kinds["利用"] > 100 and kinds["失効"] > 100
+
+    grants = {e["order_id"]: e for e in events if e["event_type"] == "付与"}
+    assert len(grants) == kinds["付与"]  # one grant per order
+    for o in world.orders:
+        amount = int(int(o["subtotal"]) * p.points_grant_rate)
+        if o["status"] == "発送済み" and amount > 0:
+            g = grants.get(o["order_id"])
+            assert g is not None, o["order_id"]
+            assert g["customer_id"] == o["customer_id"] and int(g["points"]) == amount
+            shipped = parse_d(o["shipped_on"])
+            assert g["occurred_at"] == f"{shipped:%Y/%m/%d} 15:00:00"
+            assert parse_d(g["expires_on"]) == shipped + timedelta(days=p.points_validity_days)
+        else:
+            assert o["order_id"] not in grants, o
+
+    held: dict[str, list[list]] = defaultdict(list)  # customer -> [[expires_on, left, order_id]]
+    for e in events:
+        assert e["customer_id"] in customers
+        order = orders[e["order_id"]]
+        assert order["customer_id"] == e["customer_id"] and order["status"] != "キャンセル"
+        at, points = parse_dt(e["occurred_at"]), int(e["points"])
+        mine = held[e["customer_id"]]
+        if e["event_type"] == "付与":
+            assert points > 0
+            mine.append([parse_d(e["expires_on"]), points, e["order_id"]])
+        elif e["event_type"] == "利用":
+            assert points < 0 and e["expires_on"] == ""
+            assert parse_dt(order["ordered_at"]) <= at and -points <= int(order["subtotal"])
+            valid = [g for g in mine if g[0] >= at.date() and g[1] > 0]
+            assert sum(g[1] for g in valid) >= max(-points, p.points_min_use)
+            left = -points
+            for g in valid:
+                take = min(g[1], left)
+                g[1] -= take
+                left -= take
+            assert left == 0
+        else:
+            assert e["event_type"] == "失効" and points < 0
+            g = next(g for g in mine if g[2] == e["order_id"])
+            assert e["expires_on"] == f"{g[0]:%Y/%m/%d}"
+            assert at == datetime.combine(g[0] + timedelta(days=1), time(0, 0))
+            assert -points == g[1]
+            g[1] = 0
+    for mine in held.values():  # nothing past its 有効期限 is still held at as_of
+        assert all(g[1] == 0 for g in mine if g[0] < AS_OF)

@@ -22,7 +22,7 @@ from demo_merchant.generate import (
     generate,
     load_profile_headers,
 )
-from demo_merchant.names import PREFECTURES
+from demo_merchant.names import PREFECTURES, TOWNS
 
 DATE_RE = re.compile(r"^\d{4}/\d{2}/\d{2}$")
 DATETIME_RE = re.compile(r"^\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}$")
@@ -51,6 +51,7 @@ ENUMS = {
                                 "定期の変更", "その他"},
     ("inquiries", "channel"): {"電話", "メール", "チャット"},
     ("inquiries", "outcome"): {"解決", "継続案内", "解約受付", "折り返し"},
+    ("points", "event_type"): {"付与", "利用", "失効"},
 }
 
 
@@ -92,7 +93,7 @@ def test_output_does_not_depend_on_string_hashing(tmp_path: Path) -> None:
     assert outputs[0] == outputs[1]
 
 
-def test_nine_files_no_leftover_temp_files(world_dir) -> None:
+def test_ten_files_no_leftover_temp_files(world_dir) -> None:
     out, summary = world_dir
     assert sorted(p.name for p in out.iterdir()) == sorted(FILE_NAMES.values())
     assert set(summary.row_counts) == set(FILE_NAMES.values())
@@ -168,6 +169,14 @@ def test_customer_attributes_look_japanese(world) -> None:
     assert line and all(re.match(r"^U[0-9a-f]{32}$", c["line_user_id"]) for c in line)
     assert all(c["line_user_id"] == "" for c in customers if c["line_opt_in"] == "未登録")
     assert len({c["acquisition_channel"] for c in customers}) == 6
+    # 住所1: a 市区町村 of the customer's prefecture + 町名 + 丁目-番-号; 住所2 often empty
+    for c in customers:
+        cities = tuple(city + town for city, town in TOWNS[c["prefecture"]])
+        assert c["address1"].startswith(cities), (c["prefecture"], c["address1"])
+        assert re.search(r"\d+-\d+-\d+$", c["address1"]), c["address1"]
+        assert c["address2"] == "" or re.search(r" \d{3,4}号室$", c["address2"]), c["address2"]
+    with_building = sum(c["address2"] != "" for c in customers) / len(customers)
+    assert 0.3 < with_building < 0.6
 
 
 def test_products_catalogue(world) -> None:

@@ -19,6 +19,8 @@ final as (
         phone,
         postal_code,
         prefecture,
+        address1,
+        address2,
         birthday,
         gender,
         gender_label,

@@ -31,6 +31,8 @@ renamed as (
         coalesce(nullif(_record->>'tel_mobile', ''), nullif(_record->>'tel', '')) as phone,
         nullif(_record->>'postal', '') as postal_code,
         nullif(_record->>'pref_name', '') as prefecture,
+        nullif(trim(_record->>'address1'), '') as address1,
+        nullif(trim(_record->>'address2'), '') as address2,
         try_cast(_record->>'birthday' as date) as birthday,
         case _record->>'sex' when 'female' then 'female' when 'male' then 'male' end as gender,
         _record->>'sex' as gender_label,

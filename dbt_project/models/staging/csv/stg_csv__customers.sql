@@ -21,6 +21,8 @@ renamed as (
         phone,
         postal_code,
         prefecture,
+        address1,
+        address2,
         cast(birthday as date) as birthday,
         {{ label_code('gender', 'raw_customers.gender') }} as gender,
         gender as gender_label,

@@ -40,6 +40,8 @@ renamed as (
         nullif(_record->>'phone', '') as phone,
         cast(null as varchar) as postal_code,
         cast(null as varchar) as prefecture,
+        cast(null as varchar) as address1,
+        cast(null as varchar) as address2,
         cast(null as date) as birthday,
         cast(null as varchar) as gender,
         cast(null as varchar) as gender_label,

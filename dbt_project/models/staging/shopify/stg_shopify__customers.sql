@@ -43,6 +43,9 @@ renamed as (
             prefectures.name,
             nullif(raw_customers._record ->> '$.defaultAddress.province', '')
         ) as prefecture,
+        -- the connector's query asks for zip and province only (connectors/shopify/queries.py)
+        cast(null as varchar) as address1,
+        cast(null as varchar) as address2,
         cast(null as date) as birthday,
         cast(null as varchar) as gender,
         cast(null as varchar) as gender_label,
