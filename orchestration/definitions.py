@@ -7,6 +7,7 @@ import os
 import dagster as dg
 
 from orchestration.actions.call_center import build_action_assets
+from orchestration.actions.campaign_assets import build_campaign_assets
 from orchestration.ingestion.api_sources import build_api_source_assets
 from orchestration.ingestion.csv_exports import build_csv_export_assets
 from orchestration.modeling.churn_hazard import build_churn_hazard_assets
@@ -18,7 +19,9 @@ from orchestration.observability.freshness import build_freshness_checks, build_
 from orchestration.observability.republish import build_republish_sensor
 from orchestration.publish.assets import build_publish_assets
 from orchestration.resources import WarehouseResource, dbt_cli_resource
-from orchestration.schedules import daily_refresh_job, daily_refresh_schedule
+from orchestration.schedules import (
+    campaign_send_job, campaign_send_schedule, daily_refresh_job, daily_refresh_schedule,
+)
 from orchestration.settings import CSV_SOURCE, Settings, load_settings
 from orchestration.transform.dbt_models import build_dbt_assets
 from orchestration.transform.prepare import ensure_manifest
@@ -49,12 +52,14 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             # BG/NBD + Gamma-Gamma for one-off buyers: reads the repeat-purchase summary, feeds repeat_buyer_scores.
             *build_repeat_buyer_assets(settings),
             *build_action_assets(settings),
+            # Every campaign (campaigns/ + the merchant's folder), one asset each, under one policy.
+            *build_campaign_assets(settings, merchant),
             *build_publish_assets(settings, dbt_models),
         ],
         # Freshness of each export stream and of the BI snapshot (orchestration/observability/).
         asset_checks=freshness_checks,
-        jobs=[daily_refresh_job, freshness_job],
-        schedules=[daily_refresh_schedule, freshness_schedule],
+        jobs=[daily_refresh_job, campaign_send_job, freshness_job],
+        schedules=[daily_refresh_schedule, campaign_send_schedule, freshness_schedule],
         sensors=[
             build_republish_sensor(),
             *build_alert_sensors(

@@ -14,6 +14,7 @@ import time
 import dagster as dg
 import duckdb
 
+from orchestration.actions.ledger import day_counts
 from orchestration.definitions import defs
 from orchestration.settings import REPO_ROOT, load_settings
 
@@ -60,11 +61,27 @@ def main() -> int:
             "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
         ).fetchall()]
     lists = sorted((settings.outbox_dir / "call_center").glob("*.csv"))
-    print(summary(elapsed, settings, tables, lists, kpi, flow, month, loyal))
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        campaigns = day_counts(con, settings.business_date())
+    print(summary(elapsed, settings, tables, lists, kpi, flow, month, loyal, campaigns))
     return 0
 
 
-def summary(elapsed, settings, tables, lists, kpi, flow, month, loyal) -> str:
+CAMPAIGN_HEADER = ("campaign", "chosen", "held out", "capped", "excluded", "no consent", "control",
+                   "sent", "sent (dry)", "failed", "in doubt", "planned")
+
+
+def campaign_table(rows) -> str:
+    """The ledger's day per campaign (ledger.day_counts), as aligned text."""
+    if not rows:
+        return "    (no campaign decided anything today)"
+    width = max(len(CAMPAIGN_HEADER[0]), *(len(r[0]) for r in rows))
+    head = "    " + CAMPAIGN_HEADER[0].ljust(width) + "".join(h.rjust(11) for h in CAMPAIGN_HEADER[1:])
+    lines = ["    " + r[0].ljust(width) + "".join(_count(v).rjust(11) for v in r[1:]) for r in rows]
+    return "\n".join([head, *lines])
+
+
+def summary(elapsed, settings, tables, lists, kpi, flow, month, loyal, campaigns=()) -> str:
     """The closing report. Every figure may be NULL (a shop with no 定期契約 has no churn rate,
     a first month has no complete period): it prints as n/a, never as a crash."""
     month = month or ("n/a", None, None, None)
@@ -86,6 +103,9 @@ Done in {elapsed:.1f} s.
                               {_pct(flow.get(2))} / {_pct(flow.get(4))} / {_pct(flow.get(12))}
     churn in {month[0]}          {_pct(month[1]):>10}  (voluntary {_pct(month[2])}, payment failure {_pct(month[3])})
     優良 customers (CPM, active) {_count(loyal):>8}
+
+  Campaigns today (dry run: rendered into {settings.outbox_dir}, nobody contacted):
+{campaign_table(campaigns)}
 
   Explore it all in the Dagster UI: make dev  (http://127.0.0.1:3000)"""
 

@@ -13,7 +13,6 @@ are set (connectors/channels/factory.py); otherwise every message is rendered in
 Quiet hours defer live mail and LINE only: a dry run renders at once (nobody is woken by it).
 """
 
-from __future__ import annotations
 
 import os
 from datetime import datetime

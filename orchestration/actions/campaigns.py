@@ -310,7 +310,19 @@ def _yen(value: Any) -> str:
     return f"{round(value):,}円"
 
 
-ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+class _EmptyValue(Exception):
+    pass
+
+
+def _finalize(value: Any) -> Any:
+    # A NULL printed by {{ ... }} is an error; tested in {% if %} it is fine.
+    if value is None:
+        raise _EmptyValue
+    return value
+
+
+ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True,
+                         finalize=_finalize)
 ENV.filters.update(jdate=_jdate, yen=_yen)
 
 
@@ -323,12 +335,11 @@ class RenderError(ValueError):
 
 
 def render(source: str, variables: Mapping[str, Any]) -> str:
-    """Render one template part; a NULL used by the template is an error, never an empty string."""
-    used = template_variables(source)
-    nulls = sorted(v for v in used if v in variables and variables[v] is None)
-    if nulls:
-        raise RenderError(f"{nulls[0]} is empty for this customer")
+    """Render one template part; a NULL printed by the template is an error, never an empty string."""
     try:
         return ENV.from_string(source).render(**variables)
+    except _EmptyValue:
+        nulls = sorted(v for v in template_variables(source) if variables.get(v, "") is None)
+        raise RenderError(f"{' or '.join(nulls) or 'a value'} is empty for this customer") from None
     except jinja2.UndefinedError as exc:
         raise RenderError(str(exc)) from None

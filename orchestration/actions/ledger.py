@@ -80,7 +80,7 @@ class LedgerEntry:
 
 def idempotency_key(campaign: str, customer_key: str, action_date: date, step: str = "") -> str:
     """(campaign, customer, day, step): the same message on every attempt, never another's."""
-    return f"{campaign}:{step or '-'}:{action_date:%Y%m%d}:{customer_key}"
+    return f"{campaign}:{step or '-'}:{action_date.isoformat().replace('-', '')}:{customer_key}"
 
 
 def ensure_ledger(con: duckdb.DuckDBPyConnection) -> None:
@@ -186,12 +186,9 @@ def record_decisions(con: duckdb.DuckDBPyConnection, campaign: str, channel: str
     rows = _rows(campaign, channel, action_date, entries, run_id)
     if not rows:
         return
-    placeholders = ", ".join("?" * len(_INSERT_COLUMNS))
     con.execute("begin transaction")
     try:
-        con.executemany(
-            f"insert into {LEDGER_TABLE} ({', '.join(_INSERT_COLUMNS)}) values ({placeholders}) "
-            f"on conflict do nothing", rows)
+        _insert(con, rows, "on conflict do nothing")
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
@@ -210,6 +207,29 @@ def pending_sends(con: duckdb.DuckDBPyConnection, campaign: str, action_date: da
             order by recorded_at, customer_key, step""", [campaign, action_date, statuses])
     names = [d[0] for d in cur.description]
     return [dict(zip(names, r)) for r in cur.fetchall()]
+
+
+def day_counts(con: duckdb.DuckDBPyConnection, action_date: date) -> list[tuple]:
+    """Per campaign on `action_date`: (campaign, chosen, held out, capped, excluded by priority,
+    no consent, global control, sent, sent dry, failed, in doubt, planned): what `make demo`
+    prints and an operator checks first."""
+    if not _ledger_exists(con):
+        return []
+    return con.execute(
+        f"""select campaign,
+                count(*) filter (where arm is not null),
+                count(*) filter (where decision = 'holdout'),
+                count(*) filter (where decision in ('capped', 'offer_spacing', 'over_capacity')),
+                count(*) filter (where decision = 'excluded_by_priority'),
+                count(*) filter (where decision = 'no_consent'),
+                count(*) filter (where decision = 'global_control'),
+                count(*) filter (where status in ('sent', 'already_sent')),
+                count(*) filter (where status = 'dry_run'),
+                count(*) filter (where status in ('failed', 'rejected', 'dropped')),
+                count(*) filter (where status = 'in_doubt'),
+                count(*) filter (where status = 'planned')
+            from {LEDGER_TABLE} where action_date = ? group by campaign order by campaign""",
+        [action_date]).fetchall()
 
 
 def mark_status(con: duckdb.DuckDBPyConnection, key: str, status: str,
@@ -237,19 +257,39 @@ def record_day(
     _check_unique(campaign, action_date, entries)
     ensure_ledger(con)
     rows = _rows(campaign, channel, action_date, entries, run_id, listed=True)
-    placeholders = ", ".join("?" * len(_INSERT_COLUMNS))
     con.execute("begin transaction")
     try:
         con.execute(
             f"delete from {LEDGER_TABLE} where campaign = ? and action_date = ?", [campaign, action_date]
         )
         if rows:
-            con.executemany(
-                f"insert into {LEDGER_TABLE} ({', '.join(_INSERT_COLUMNS)}) values ({placeholders})", rows)
+            _insert(con, rows)
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
         raise
+
+
+_INSERT_TYPES = ("varchar", "date", "varchar", "varchar", "varchar", "varchar", "varchar", "varchar",
+                 "varchar", "varchar", "varchar", "varchar", "boolean", "varchar", "varchar", "timestamp",
+                 "varchar")
+
+
+def _insert(con: duckdb.DuckDBPyConnection, rows: list[list], conflict: str = "") -> None:
+    """One INSERT for any number of rows: each column passed as one typed list and unnested
+    (executemany runs one statement per row: minutes at 100,000 decisions); a column with one
+    value in every row (campaign, day, time, run) is passed once."""
+    columns = list(zip(*rows))
+    parts, params = [], []
+    for name, sql_type, values in zip(_INSERT_COLUMNS, _INSERT_TYPES, columns):
+        if values.count(values[0]) == len(values):
+            parts.append(f"?::{sql_type} as {name}")
+            params.append(values[0])
+        else:
+            parts.append(f"unnest(?::{sql_type}[]) as {name}")
+            params.append(list(values))
+    con.execute(f"insert into {LEDGER_TABLE} ({', '.join(_INSERT_COLUMNS)}) select {', '.join(parts)} {conflict}",
+                params)
 
 
 def _check_unique(campaign: str, action_date: date, entries: Sequence[LedgerEntry]) -> None:

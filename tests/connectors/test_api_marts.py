@@ -82,6 +82,10 @@ SUBSCRIPTION_EVENT_COUNTS = ("skip_count", "export_skip_count", "postpone_count"
                              "cycle_change_count", "quantity_change_count", "pause_count",
                              "resume_count")
 
+# Contact columns of every audience that an API customer record lacks (see CUSTOMER_FIELDS_*).
+AUDIENCE_CONTACT_NOT_IN_SHOPIFY = ("phone", "line_user_id", "line_opt_in", "dm_opt_in", "phone_opt_in")
+AUDIENCE_CONTACT_NOT_IN_COLORME = ("line_user_id", "line_opt_in", "dm_opt_in", "phone_opt_in")
+
 # mart -> columns left out of the comparison
 COMPARED: dict[str, dict[str, tuple[str, ...]]] = {
     "shopify_recharge": {
@@ -111,6 +115,10 @@ COMPARED: dict[str, dict[str, tuple[str, ...]]] = {
         # Recharge's status words (active / cancelled) instead of the cart's
         "subscriptions": SUBSCRIPTION_EVENT_COUNTS + ("export_status_label",),
         "headline_kpis": ("cancel_signal_subscribers",),
+        # contact lists: their clocks and priorities follow the subscriptions and orders compared
+        # above; the contact columns follow customers
+        "audience_tenure_milestone": AUDIENCE_CONTACT_NOT_IN_SHOPIFY,
+        "audience_winback": AUDIENCE_CONTACT_NOT_IN_SHOPIFY + ("cancel_reason", "cancel_reason_label"),
     },
     "colorme": {
         "cohort_retention": (),
@@ -129,6 +137,7 @@ COMPARED: dict[str, dict[str, tuple[str, ...]]] = {
             "payment_method_label"),
         # API v1 details have no line discount (it is on the sale), so line revenue differs
         "product_new_repeat": ("revenue", "repeat_revenue"),
+        "audience_birthday": AUDIENCE_CONTACT_NOT_IN_COLORME + ("is_subscriber",),
         "headline_kpis": ("subscribers", "active_subscriptions", "paused_subscriptions",
                           "churn_base_subscriptions", "churned_subscriptions",
                           "monthly_churn_rate", "cancel_signal_subscribers"),
@@ -154,8 +163,20 @@ NO_CHANNEL = "grouped by acquisition channel (流入経路), which the API custo
 NO_SUBSCRIPTIONS = "needs 定期契約, which カラーミーショップ API v1 does not expose"
 CHURN_FEATURES = ("its churn features include cancel-page visits, 解約相談 and skips, which no cart "
                   "API carries")
+NO_POINTS = "needs a points history (ポイント履歴), which none of the synced cart API streams carries"
+NO_DM_ADDRESS = ("needs DM consent and a street address (住所1), which the API customer records here do "
+                 "not carry: nobody is DM-only")
+NO_BIRTHDAY = "needs birthdays, which the API customer records here do not carry"
 NOT_COMPARED: dict[str, dict[str, str]] = {
     "shopify_recharge": {
+        "points_balances": NO_POINTS,
+        "audience_points_expiry": NO_POINTS,
+        "audience_postal_dm_rescue": NO_DM_ADDRESS,
+        "audience_birthday": NO_BIRTHDAY,
+        "audience_churn_risk_rescue": CHURN_FEATURES,
+        "audience_cancel_intent_save": NO_INQUIRIES_OR_VISITS,
+        "audience_risky_delivery_followup": CHURN_FEATURES + " (its priority is the value at risk)",
+        "audience_new_subscriber_steps": CHURN_FEATURES + " (its priority is the value at risk)",
         "cancel_signal_subscribers": NO_INQUIRIES_OR_VISITS,
         "churn_agent_review": NO_INQUIRIES_OR_VISITS,
         "churn_reasons": NO_INQUIRIES_OR_VISITS + " (grouped by the agent who handled it)",
@@ -165,6 +186,15 @@ NOT_COMPARED: dict[str, dict[str, str]] = {
         "high_risk_customers": CHURN_FEATURES,
     },
     "colorme": {
+        "points_balances": NO_POINTS,
+        "audience_points_expiry": NO_POINTS,
+        "audience_postal_dm_rescue": NO_DM_ADDRESS,
+        "audience_churn_risk_rescue": NO_SUBSCRIPTIONS,
+        "audience_cancel_intent_save": NO_SUBSCRIPTIONS,
+        "audience_risky_delivery_followup": NO_SUBSCRIPTIONS,
+        "audience_new_subscriber_steps": NO_SUBSCRIPTIONS,
+        "audience_tenure_milestone": NO_SUBSCRIPTIONS,
+        "audience_winback": NO_SUBSCRIPTIONS,
         "cancel_signal_subscribers": NO_INQUIRIES_OR_VISITS,
         "churn_agent_review": NO_INQUIRIES_OR_VISITS,
         "churn_reasons": NO_SUBSCRIPTIONS,

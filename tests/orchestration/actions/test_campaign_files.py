@@ -97,3 +97,10 @@ def test_rendering_refuses_an_empty_value_instead_of_printing_nothing():
         render("{{ full_name }}様", {"full_name": None})
     with pytest.raises(RenderError):
         render("{{ missing }}", {})
+
+
+def test_an_empty_value_may_be_tested_but_not_printed():
+    source = "{% if product_name %}{{ product_name }}を{% endif %}お待ちしています"
+    assert render(source, {"product_name": None}) == "お待ちしています"
+    with pytest.raises(RenderError, match="product_name is empty"):
+        render("{{ product_name }}", {"product_name": None})
