@@ -30,6 +30,7 @@ from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 from orchestration.settings import Settings
 
 CONSENT_CHECK = "audience_is_not_all_cut_by_consent"
+CALL_LIST = dg.AssetKey(["actions", "call_center_list"])
 
 
 def campaign_key(name: str) -> dg.AssetKey:
@@ -44,9 +45,12 @@ def build_campaign_assets(settings: Settings, merchant: MerchantSettings) -> lis
     campaigns = load_campaigns(merchant.campaigns)
     if not campaigns:
         return []
+    # The call list is decided first: a customer the call center calls today is "chosen" and no
+    # campaign of the day contacts them as well (contact_policy.py, priority).
     specs = [dg.AssetSpec(
-        campaign_key(c.name), deps=[dg.AssetKey(["marts", c.audience])], group_name="campaigns",
-        kinds={"python", *c.channels}, description=f"{c.title}\n\n{c.why.strip()}",
+        campaign_key(c.name), deps=[dg.AssetKey(["marts", c.audience]), CALL_LIST],
+        group_name="campaigns",
+        kinds=set(c.channels[:3]), description=f"{c.title}\n\n{c.why.strip()}",
         skippable=False, metadata={"audience": c.audience, "channels": ", ".join(c.channels),
                                    "priority": c.priority, "holdout_share": c.holdout_share,
                                    "live": is_live(c, merchant)}) for c in campaigns]

@@ -193,8 +193,9 @@ def _message(campaign: Campaign, channel: str, p: Mapping[str, Any], row: Mappin
              parts: Mapping[str, str]) -> OutboundMessage:
     key = p["idempotency_key"]
     if channel == "mail":
+        extra = {"unsubscribe_url": row["unsubscribe_url"]} if row.get("unsubscribe_url") else {}
         return OutboundMessage(key, campaign.name, p["customer_key"], str(row["email"]),
-                               body_text=parts["body"], subject=parts["subject"])
+                               body_text=parts["body"], subject=parts["subject"], extra=extra)
     if channel == "line":
         return OutboundMessage(key, campaign.name, p["customer_key"], str(row["line_user_id"]),
                                body_text=parts["text"], subject=campaign.title)

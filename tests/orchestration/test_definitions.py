@@ -62,7 +62,8 @@ def test_every_warehouse_writer_shares_one_pool_of_one_slot():
     graph = defs.get_repository_def().asset_graph
     writers = [
         dg.AssetKey(["raw_csv", "orders"]), dg.AssetKey(["marts", "subscriptions"]),
-        dg.AssetKey(["actions", "call_center_list"]), dg.AssetKey(["bi", "snapshot"]),
+        dg.AssetKey(["actions", "call_center_list"]), dg.AssetKey(["actions", "campaigns", "winback"]),
+        dg.AssetKey(["bi", "snapshot"]),
     ]
     for key in writers:
         assert graph.get(key).pools == {WAREHOUSE_POOL}, key
@@ -72,12 +73,20 @@ def test_every_warehouse_writer_shares_one_pool_of_one_slot():
 
 def test_daily_schedule_runs_everything_at_six_in_tokyo():
     schedules = {s.name: s for s in defs.get_repository_def().schedule_defs}
-    assert set(schedules) == {"daily_refresh_schedule", "freshness_checks_schedule"}, schedules
+    assert set(schedules) == {"daily_refresh_schedule", "campaign_send_schedule", "freshness_checks_schedule"}, schedules
     s = schedules["daily_refresh_schedule"]
     assert (s.cron_schedule, s.execution_timezone) == ("0 6 * * *", "Asia/Tokyo")
     job = defs.resolve_job_def(s.job_name)
     all_keys = set(defs.get_repository_def().asset_graph.materializable_asset_keys)
     assert set(job.asset_layer.selected_asset_keys) == all_keys
+
+
+def test_campaign_send_runs_only_the_campaigns_at_nine_after_the_quiet_hours():
+    s = {s.name: s for s in defs.get_repository_def().schedule_defs}["campaign_send_schedule"]
+    assert (s.cron_schedule, s.execution_timezone) == ("0 9 * * *", "Asia/Tokyo")
+    keys = defs.resolve_job_def(s.job_name).asset_layer.selected_asset_keys
+    assert keys and all(k.path[:2] == ["actions", "campaigns"] for k in keys)
+    assert dg.AssetKey(["actions", "campaigns", "winback"]) in keys
 
 
 def test_daily_job_runs_dbt_in_two_steps_only():

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 from orchestration.demo import summary
 
-SETTINGS = SimpleNamespace(warehouse=Path("w.duckdb"), bi_snapshot=Path("bi.duckdb"))
+SETTINGS = SimpleNamespace(warehouse=Path("w.duckdb"), bi_snapshot=Path("bi.duckdb"), outbox_dir=Path("outbox"))
 
 
 def _kpi(**over):
@@ -33,3 +33,13 @@ def test_figures_print_as_before():
     assert "     1,200" in text and "4.1%" in text and "70.0% / 50.0% / n/a" in text
     assert "churn in 2026-10" in text and "(voluntary 4.0%, payment failure 1.0%)" in text
     assert "list.csv" in text
+
+
+def test_campaign_rows_print_aligned_with_their_counts():
+    from orchestration.demo import campaign_table
+
+    text = campaign_table([("winback", 346, 34, 0, 6, 99, 0, 0, 312, 0, 0, 0)])
+    head, row = text.splitlines()
+    assert head.split()[0] == "campaign" and row.split()[0] == "winback"
+    assert row.split()[1:3] == ["346", "34"] and len(head) == len(row)
+    assert "no campaign decided" in campaign_table([])
