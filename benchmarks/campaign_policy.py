@@ -1,9 +1,9 @@
 """Benchmark: the contact policy step of a campaign day at 100,000 customers (target < 10 s).
 
-Not collected by pytest. Run: .venv/bin/python benchmarks/campaign_policy.py [customers]
+Not collected by pytest. Run: .venv/bin/python benchmarks/campaign_policy.py [customers] [campaigns 1-3]
 Builds an audience of N customers in a real DuckDB file, a ledger holding two weeks of earlier
 decisions for a third of them, and three campaigns over the same audience (different priority,
-one with a monetary offer, one with a daily capacity), then times plan_day: reading the
+one with a monetary offer, one with a daily capacity; 75% of the audience in each trigger window), then times plan_day: reading the
 audience, trigger windows, the policy over every candidate, and committing every decision.
 Prints seconds per phase, decisions per second, the decision counts and the machine's load.
 """
@@ -47,7 +47,7 @@ templates:
 """
 
 
-def main(n: int = 100_000) -> None:
+def main(n: int = 100_000, n_campaigns: int = 3) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         con = duckdb.connect(str(root / "w.duckdb"))
@@ -68,7 +68,7 @@ def main(n: int = 100_000) -> None:
         folder.mkdir()
         playbook.mkdir()
         for name, priority, extra in (("save", 90, "offer: {kind: coupon, code: X}"), ("steps", 50, ""),
-                                      ("calls", 10, "daily_capacity: 5000")):
+                                      ("calls", 10, "daily_capacity: 5000"))[:n_campaigns]:
             (folder / f"{name}.yaml").write_text(CAMPAIGN.format(name=name, priority=priority, extra=extra), "utf-8")
         cols = [r[0] for r in con.execute("describe marts.audience_bench").fetchall()]
         (root / "m.json").write_text(json.dumps({"nodes": {"m": {"name": "audience_bench", "resource_type": "model",
@@ -94,4 +94,4 @@ def main(n: int = 100_000) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 100_000)
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 100_000, int(sys.argv[2]) if len(sys.argv) > 2 else 3)

@@ -93,11 +93,8 @@ def build_campaign_assets(settings: Settings, merchant: MerchantSettings) -> lis
                                           severity=dg.AssetCheckSeverity.WARN)
                 continue
             counts = report.summary()
-            cut = report.decisions["no_consent"]
-            decided = sum(report.decisions.values())
-            all_cut = decided > 0 and cut == decided
-            reason = (f"all {cut:,} customers in the trigger window lack consent or an address for "
-                      f"{' / '.join(campaign.channels)}" if all_cut else "")
+            reason = report.consent_note(campaign.channels)
+            all_cut = bool(reason)
             if all_cut:
                 context.log.warning(f"{campaign.name}: {reason}")
             context.log.info(f"{campaign.name}: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v))

@@ -53,6 +53,15 @@ class CampaignDay:
     deferred_quiet_hours: int = 0
     sample: str | None = None
 
+    def consent_note(self, channels: Sequence[str]) -> str:
+        """Why nobody is chosen when consent (or a missing address) cuts every candidate; ""
+        otherwise. An unknown consent (an export without the column) counts as no."""
+        cut, decided = self.decisions["no_consent"], sum(self.decisions.values())
+        if not decided or cut != decided:
+            return ""
+        return (f"all {cut:,} customers in the trigger window lack consent or an address for "
+                f"{' / '.join(channels)} (unknown consent is no: map the consent column in the profile)")
+
     def summary(self) -> dict[str, int]:
         d, s = self.decisions, self.statuses
         return {"chosen": d["send"] + d["holdout"], "held_out": d["holdout"],
@@ -102,15 +111,17 @@ def plan_day(con: duckdb.DuckDBPyConnection, campaigns: Sequence[Campaign], day:
     decisions = decide([c.rules() for c in active], candidates, history, day, policy)
     by_campaign: dict[str, list[ledger.LedgerEntry]] = defaultdict(list)
     offers = {c.name: c.offer for c in active}
+    monetary = {c.name: c.offer.is_monetary for c in active}
     for d in decisions:
-        row, offer = d.candidate.row, offers[d.candidate.campaign]
-        by_campaign[d.candidate.campaign].append(ledger.LedgerEntry(
-            customer_key=d.candidate.customer_key, arm=d.arm, source=row.get("source"),
+        cand, arm = d.candidate, d.arm
+        row = cand.row
+        by_campaign[cand.campaign].append(ledger.LedgerEntry(
+            customer_key=cand.customer_key, arm=arm, source=row.get("source"),
             customer_id=row.get("customer_id"), subscription_id=row.get("subscription_id"),
-            reason=d.reason, step=d.candidate.step, decision=d.decision, channel=d.channel,
-            offer_code=offer.code if d.arm else None,
-            monetary_offer=bool(d.arm) and offer.is_monetary))
-        reports[d.candidate.campaign].decisions[d.decision] += 1
+            reason=d.reason, step=cand.step, decision=d.decision, channel=d.channel,
+            offer_code=offers[cand.campaign].code if arm else None,
+            monetary_offer=arm is not None and monetary[cand.campaign]))
+        reports[cand.campaign].decisions[d.decision] += 1
     for name, entries in by_campaign.items():
         ledger.record_decisions(con, name, None, day, entries, run_id=run_id)
     return reports

@@ -58,6 +58,8 @@ def test_failed_error_check_blocks_call_list_and_snapshot(tmp_path):
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert "raw_csv/subscriptions" in materialized            # loading itself worked
     assert "actions/call_center_list" not in materialized     # nobody gets called
+    assert not [k for k in materialized if k.startswith("actions/campaigns/")]  # nor mailed
+    assert not settings.outbox_dir.exists()                   # not even a dry-run message
     assert "bi/snapshot" not in materialized                  # BI keeps its last good snapshot
     assert not (settings.outbox_dir / "call_center").exists()
     assert not settings.bi_snapshot.exists()

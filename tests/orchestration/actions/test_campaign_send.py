@@ -165,3 +165,21 @@ def test_killed_at_every_step_each_message_arrives_exactly_once(servers, tmp_pat
     elif point == "after_accept":
         assert statuses["already_sent"] == 1                # LINE answered 409 to the same retry key
     assert statuses["planned"] == 0 and statuses["failed"] == 0
+
+
+def test_a_campaign_whose_whole_window_lacks_consent_says_so(servers, tmp_path):
+    import duckdb as _duckdb
+
+    smtp, line = servers
+    paths = build(tmp_path)
+    con = _duckdb.connect(str(paths["warehouse"]))
+    con.execute("update marts.audience_send_test set email_opt_in = null, line_opt_in = null")
+    con.close()
+    reports = run_day(paths, live_env(smtp, line), live=True)
+    note = reports["mail_test"].consent_note(["mail"])
+    assert note.startswith("all ") and "unknown consent is no" in note
+    assert received(smtp, line) == Counter()
+    assert {r["decision"] for r in ledger(paths)} == {"no_consent"}
+    # with some consent the note is empty
+    other = build(tmp_path / "b")
+    assert run_day(other, live_env(smtp, line), live=False)["mail_test"].consent_note(["mail"]) == ""
