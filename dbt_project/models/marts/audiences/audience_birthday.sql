@@ -51,16 +51,7 @@ final as (
         customers.source,
         customers.customer_id,
         cast(null as varchar) as subscription_id,
-        customers.full_name,
-        customers.email,
-        customers.line_user_id,
-        customers.phone,
-        customers.postal_code,
-        customers.prefecture,
-        customers.email_opt_in,
-        customers.line_opt_in,
-        customers.dm_opt_in,
-        customers.phone_opt_in,
+        {{ audience_contact_columns() }}
         cast(coalesce(customers.lifetime_revenue, 0) as double) as priority_score,
         {{ as_of_date() }} as as_of_date,
         -- clock

@@ -27,16 +27,7 @@ final as (
         high_risk.source,
         high_risk.customer_id,
         high_risk.subscription_id,
-        customers.full_name,
-        customers.email,
-        customers.line_user_id,
-        customers.phone,
-        customers.postal_code,
-        customers.prefecture,
-        customers.email_opt_in,
-        customers.line_opt_in,
-        customers.dm_opt_in,
-        customers.phone_opt_in,
+        {{ audience_contact_columns() }}
         cast(coalesce(high_risk.customer_value_at_risk, 0) as double) as priority_score,
         high_risk.as_of_date,
         -- clock

@@ -59,16 +59,7 @@ final as (
         customers.source,
         customers.customer_id,
         active_subscriptions.subscription_id,
-        customers.full_name,
-        customers.email,
-        customers.line_user_id,
-        customers.phone,
-        customers.postal_code,
-        customers.prefecture,
-        customers.email_opt_in,
-        customers.line_opt_in,
-        customers.dm_opt_in,
-        customers.phone_opt_in,
+        {{ audience_contact_columns() }}
         -- points at stake per day left: many points expiring soon first
         cast(expiring.points_expiring as double)
             / (date_diff('day', {{ as_of_date() }}, expiring.next_expiry_date) + 1) as priority_score,

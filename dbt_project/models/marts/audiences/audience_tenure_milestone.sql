@@ -43,16 +43,7 @@ final as (
         ranked.source,
         ranked.customer_id,
         ranked.subscription_id,
-        customers.full_name,
-        customers.email,
-        customers.line_user_id,
-        customers.phone,
-        customers.postal_code,
-        customers.prefecture,
-        customers.email_opt_in,
-        customers.line_opt_in,
-        customers.dm_opt_in,
-        customers.phone_opt_in,
+        {{ audience_contact_columns() }}
         cast(coalesce(customers.lifetime_revenue, 0) as double) as priority_score,
         {{ as_of_date() }} as as_of_date,
         -- clock: the milestone box is the latest revenue order of the contract

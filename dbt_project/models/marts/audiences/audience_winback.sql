@@ -56,16 +56,7 @@ final as (
         last_cancelled.source,
         last_cancelled.customer_id,
         last_cancelled.subscription_id,
-        customers.full_name,
-        customers.email,
-        customers.line_user_id,
-        customers.phone,
-        customers.postal_code,
-        customers.prefecture,
-        customers.email_opt_in,
-        customers.line_opt_in,
-        customers.dm_opt_in,
-        customers.phone_opt_in,
+        {{ audience_contact_columns() }}
         cast(coalesce(customers.lifetime_revenue, 0) as double) as priority_score,
         {{ as_of_date() }} as as_of_date,
         -- clock
