@@ -16,12 +16,12 @@ MAX_SQL_LINES = 300
 
 # What each layer may read: another model's layer, or a source by its name. Reference seeds
 # (label codes, reason codes) are lookups any layer may read.
-# The fitted models' tables (model_params) are a source like the raw layer: staging keeps the run
-# in force; the churn scoring models still read their run tables directly, choosing the run.
+# The fitted models' tables (model_params) are a source like the raw layer, read by staging only
+# (the run in force, or every run where the scoring chooses among them).
 MAY_READ = {
     "staging": {"source:raw_*", "source:model_params", "seed:reference"},
-    "intermediate": {"model:staging", "model:intermediate", "source:model_params", "seed:reference"},
-    "marts": {"model:staging", "model:intermediate", "model:marts", "source:model_params", "seed:reference"},
+    "intermediate": {"model:staging", "model:intermediate", "seed:reference"},
+    "marts": {"model:staging", "model:intermediate", "model:marts", "seed:reference"},
 }
 NAME = {
     "staging": re.compile(r"^stg_[a-z0-9_]+?__[a-z0-9_]+$"),

@@ -8,13 +8,13 @@ with
 
 model_runs as (
 
-    select * from {{ source('model_params', 'churn_model_runs') }}
+    select * from {{ ref('stg_model_params__churn_model_runs') }}
 
 ),
 
 model_coefficients as (
 
-    select * from {{ source('model_params', 'churn_model_coefficients') }}
+    select * from {{ ref('stg_model_params__churn_model_coefficients') }}
 
 ),
 

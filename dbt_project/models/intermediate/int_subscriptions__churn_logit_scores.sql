@@ -21,7 +21,7 @@ scoring_run as (
 
 model_coefficients as (
 
-    select * from {{ source('model_params', 'churn_model_coefficients') }}
+    select * from {{ ref('stg_model_params__churn_model_coefficients') }}
 
 ),
 

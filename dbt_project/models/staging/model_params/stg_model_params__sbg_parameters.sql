@@ -2,23 +2,4 @@
     date (a backfill never uses a later fit). The table keeps every run, one per as_of_date
     (orchestration/modeling/params_writer.py); marts read this model, never the source. -#}
 
-with
-
-runs as (
-
-    select * from {{ source('model_params', 'sbg_parameters') }}
-
-),
-
-latest_run as (
-
-    select max(as_of_date) as as_of_date
-    from runs
-    where as_of_date <= {{ as_of_date() }}
-
-)
-
-select runs.*
-from runs
-inner join latest_run
-    on latest_run.as_of_date = runs.as_of_date
+{{ run_in_force(source('model_params', 'sbg_parameters')) }}
