@@ -115,7 +115,8 @@ def test_call_center_list_and_ledger(pipeline, wh):
     assert all(r["掲載理由"] for r in listed)
 
     ledger = wh.execute(
-        "select customer_key, customer_id, arm from actions.action_ledger where action_date = ?", [AS_OF]
+        "select customer_key, customer_id, arm from actions.action_ledger "
+        "where action_date = ? and campaign = 'call_center_churn_risk'", [AS_OF]
     ).fetchall()
     arms = Counter(arm for _, _, arm in ledger)
     assert arms["treatment"] == len(listed)
