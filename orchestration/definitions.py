@@ -8,6 +8,7 @@ import dagster as dg
 
 from orchestration.actions.call_center import build_action_assets
 from orchestration.actions.campaign_assets import build_campaign_assets
+from orchestration.actions.onsite_offers import build_onsite_offer_assets
 from orchestration.ingestion.api_sources import build_api_source_assets
 from orchestration.ingestion.csv_exports import build_csv_export_assets
 from orchestration.modeling.churn_hazard import build_churn_hazard_assets
@@ -52,6 +53,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             # BG/NBD + Gamma-Gamma for one-off buyers: reads the repeat-purchase summary, feeds repeat_buyer_scores.
             *build_repeat_buyer_assets(settings),
             *build_action_assets(settings),
+            *build_onsite_offer_assets(settings),  # on-site offers: eligibility file out, events in
             # Every campaign (campaigns/ + the merchant's folder), one asset each, under one policy.
             *build_campaign_assets(settings, merchant),
             *build_publish_assets(settings, dbt_models),
