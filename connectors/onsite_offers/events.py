@@ -81,6 +81,9 @@ def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
     con.execute("PRAGMA journal_mode=WAL")
     con.execute(f"PRAGMA synchronous={synchronous}")
     con.execute("PRAGMA busy_timeout=30000")
+    # No checkpoint inside a request's commit (it fsyncs the database): checkpoint() runs them
+    # from the service's background thread.
+    con.execute("PRAGMA wal_autocheckpoint=0")
     return con
 
 
@@ -108,10 +111,17 @@ class EventLog:
         self._lock = threading.Lock()
         self._accept_lock = threading.Lock()
 
+        self._checkpointer = _connect(self.path, "NORMAL")
+
+    def checkpoint(self) -> None:
+        """Copy the WAL into the database without blocking the writers (PASSIVE)."""
+        self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
     def close(self) -> None:
         with self._lock, self._accept_lock:
             self._decisions.close()
             self._accepts.close()
+            self._checkpointer.close()
 
     @staticmethod
     def _event_row(d: Decision) -> tuple:
@@ -143,6 +153,16 @@ class EventLog:
                 con.execute("ROLLBACK")
                 raise
             return stored
+
+    def load_state(self) -> tuple[dict[tuple[str, str], str], set[tuple[str, str]]]:
+        """Every window's shown offer and every acceptance, for the service's memory at start
+        (it is the only writer, so its memory stays in step with the file afterwards)."""
+        with self._lock:
+            shown = {(c, w): p for c, w, p in self._decisions.execute(
+                "SELECT customer_id, window_id, payload FROM shown_offers")}
+            accepted = {(c, w) for c, w in self._decisions.execute(
+                "SELECT customer_id, window_id FROM acceptances")}
+        return shown, accepted
 
     def shown_payload(self, customer_id: str, window_id: str) -> str | None:
         with self._lock:

@@ -2,7 +2,7 @@
 cancel page today. Protocol: connectors/onsite_offers/README.md.
 
     TEIKI_ONSITE_SECRET=... python -m connectors.onsite_offers.service \\
-        --eligibility data/onsite/eligibility.json --events data/onsite/events.sqlite --port 8787
+        --eligibility data/onsite/eligibility.jsonl --events data/onsite/events.sqlite --port 8787
 
 Standard library only (http.server.ThreadingHTTPServer): two endpoints on 127.0.0.1 behind the
 shop's own server need no framework, and the service then has no dependency to keep up to date.
@@ -81,11 +81,12 @@ class OfferService:
         self.offers: dict[str, Offer] = {}
         self._file_id: tuple | None = None
         self._stop = threading.Event()
-        self._shown_cache: dict[tuple[str, str], str] = {}
-        self._accepted_cache: set[tuple[str, str]] = set()
+        # The service is the events file's only writer: what was shown and accepted is held in
+        # memory, loaded at start, so a request reads no SQLite.
+        self._shown_cache, self._accepted_cache = self.events.load_state()
         self.reload_count = 0
+        self._watcher: threading.Thread | None = None
         self.reload_if_changed()
-        self._watcher = threading.Thread(target=self._watch, name="eligibility-reload", daemon=True)
 
     # -- eligibility -------------------------------------------------------------------------
     def _stat(self) -> tuple | None:
@@ -102,7 +103,10 @@ class OfferService:
         if file_id is None or file_id == self._file_id:
             return False
         try:
-            offers = load_eligibility(self.eligibility_path)
+            # From the watcher thread, pause often: requests keep their latency during a reload.
+            in_watcher = threading.current_thread() is self._watcher
+            offers = load_eligibility(self.eligibility_path,
+                                      pause=(lambda: time.sleep(0.002)) if in_watcher else None)
         except EligibilityFileError as exc:
             self.log(f"onsite offers: keeping the previous eligibility: {exc}")
             self._file_id = file_id
@@ -114,13 +118,18 @@ class OfferService:
         return True
 
     def _watch(self) -> None:
+        last_checkpoint = time.monotonic()
         while not self._stop.wait(self.reload_interval):
             try:
                 self.reload_if_changed()
+                if time.monotonic() - last_checkpoint >= 1.0:
+                    self.events.checkpoint()
+                    last_checkpoint = time.monotonic()
             except Exception as exc:  # never let the watcher die
-                self.log(f"onsite offers: reload failed: {type(exc).__name__}")
+                self.log(f"onsite offers: background task failed: {type(exc).__name__}")
 
     def start(self) -> None:
+        self._watcher = threading.Thread(target=self._watch, name="eligibility-reload", daemon=True)
         self._watcher.start()
 
     def stop(self) -> None:
@@ -193,7 +202,7 @@ class OfferService:
             self.events.record(self._decision("not_shown", reason, customer_id, page, offer))
             return None
         key = (customer_id, offer.window_id)
-        payload = self._shown_cache.get(key) or self.events.shown_payload(*key)
+        payload = self._shown_cache.get(key)
         if payload is not None and json.loads(payload)["expires_on"] < today.isoformat():
             # The window moved (a postponed box) past the offer first shown: nothing new is shown.
             self.events.record(self._decision("not_shown", "outside_window", customer_id, page, offer))
@@ -220,13 +229,7 @@ class OfferService:
         return shown
 
     def _is_accepted(self, customer_id: str, window_id: str) -> bool:
-        key = (customer_id, window_id)
-        if key in self._accepted_cache:
-            return True
-        if self.events.is_accepted(customer_id, window_id):
-            self._accepted_cache.add(key)
-            return True
-        return False
+        return (customer_id, window_id) in self._accepted_cache
 
     def accept(self, token: object) -> dict:
         claims = self.read_token(token)
@@ -243,6 +246,9 @@ class OfferService:
 def make_handler(service: OfferService) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body leave in one write, and without Nagle: otherwise the client's delayed
+        # ACK holds every keep-alive answer for ~40 ms.
+        disable_nagle_algorithm = True
         server_version = "teiki-onsite"
         sys_version = ""
 
@@ -259,8 +265,10 @@ def make_handler(service: OfferService) -> type[BaseHTTPRequestHandler]:
             if close:
                 self.send_header("Connection", "close")
                 self.close_connection = True
-            self.end_headers()
-            if data:
+            if self.request_version != "HTTP/0.9":
+                self._headers_buffer.append(b"\r\n" + data)
+                self.flush_headers()
+            elif data:
                 self.wfile.write(data)
 
         def _guard(self, fn) -> None:
@@ -345,6 +353,9 @@ def main(argv: list[str] | None = None) -> int:
     if len(secret) < MIN_SECRET_LENGTH:
         print(f"error: set {SECRET_ENV} (at least {MIN_SECRET_LENGTH} characters)", file=sys.stderr)
         return 2
+    # Hand the interpreter lock over every 1 ms (default 5): a reload thread parsing a file
+    # delays a request by at most that.
+    sys.setswitchinterval(0.001)
     service = OfferService(args.eligibility, args.events, secret.encode(), today=args.today,
                            reload_interval=args.reload_interval)
     server = serve(service, "127.0.0.1", args.port)

@@ -2,7 +2,7 @@
 
 Reads ``marts.onsite_offer_eligibility`` (who may see which offer on which days; the policy is in
 the mart) and writes the eligible customers and the held-out ones to a standalone file,
-``<data_dir>/onsite/eligibility.json`` (connectors/onsite_offers/eligibility.py: temporary file,
+``<data_dir>/onsite/eligibility.jsonl`` (connectors/onsite_offers/eligibility.py: temporary file,
 fsync, rename, mode 0600). The service reads that file, never the warehouse, and reloads it when
 it changes. Re-running replaces the file whole. ``build_onsite_offer_assets`` also returns the
 asset loading the service's events into raw (orchestration/ingestion/onsite_offers.py).
@@ -30,7 +30,7 @@ where eligible or ineligible_reason = 'holdout'
 
 
 def eligibility_path(settings: Settings) -> Path:
-    return settings.data_dir / "onsite" / "eligibility.json"
+    return settings.data_dir / "onsite" / "eligibility.jsonl"
 
 
 def build_onsite_offer_assets(settings: Settings) -> list:

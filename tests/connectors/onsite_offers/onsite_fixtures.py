@@ -111,6 +111,6 @@ class Service:
 
 
 def start_service(tmp_path: Path, rows: list[dict] | None = None) -> Service:
-    eligibility = tmp_path / "onsite" / "eligibility.json"
+    eligibility = tmp_path / "onsite" / "eligibility.jsonl"
     write_eligibility(eligibility, standard_rows() if rows is None else rows, TODAY)
     return Service(free_port(), eligibility, tmp_path / "onsite" / "events.sqlite").start()

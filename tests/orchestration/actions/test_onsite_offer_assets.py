@@ -43,8 +43,8 @@ def test_publishes_eligible_and_holdout_rows_privately(tmp_path):
     settings, result = _run(tmp_path, ["actions/onsite_offer_eligibility"])
     path = eligibility_path(settings)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    doc = json.loads(path.read_text(encoding="utf-8"))
-    assert doc["as_of_date"] == "2026-12-01"
+    doc = json.loads(path.read_text(encoding="utf-8").splitlines()[0])
+    assert doc["as_of_date"] == "2026-12-01" and doc["rows"] == 2
     offers = load_eligibility(path)
     assert sorted(offers) == ["1", "2"]  # the payment failure is not published
     assert offers["2"].holdout and not offers["1"].holdout
