@@ -147,3 +147,16 @@ def test_refuses_to_start_without_a_secret(tmp_path):
                            str(tmp_path / "e.json"), "--events", str(tmp_path / "e.sqlite"), "--port", "0"],
                           env=env, capture_output=True, text=True, timeout=30)
     assert proc.returncode == 2 and "TEIKI_ONSITE_SECRET" in proc.stderr
+
+
+def test_a_broken_or_truncated_file_keeps_the_previous_eligibility(service):
+    assert service.get_offer("starts-today")[0] == 200
+    good = service.eligibility.read_bytes()
+    lines = good.splitlines(keepends=True)
+    for broken in (b"".join(lines[:-2]), b"{not json\n", lines[0] + b'{"customer_id": 1}\n', b"\xff\xfe\n"):
+        service.eligibility.write_bytes(broken)
+        time.sleep(0.3)  # several reload intervals
+        assert service.get_offer("starts-today")[0] == 200
+        assert service.get_offer("ends-today")[0] == 200
+    service.stop()
+    assert service.proc.stderr.read().decode().count("keeping the previous eligibility") == 4
