@@ -249,6 +249,8 @@ def make_handler(service: OfferService) -> type[BaseHTTPRequestHandler]:
         # Headers and body leave in one write, and without Nagle: otherwise the client's delayed
         # ACK holds every keep-alive answer for ~40 ms.
         disable_nagle_algorithm = True
+        # An idle or trickling connection is dropped after this many seconds (one thread each).
+        timeout = 30
         server_version = "teiki-onsite"
         sys_version = ""
 
