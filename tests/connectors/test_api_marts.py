@@ -173,6 +173,8 @@ NOT_COMPARED: dict[str, dict[str, str]] = {
         "audience_points_expiry": NO_POINTS,
         "audience_postal_dm_rescue": NO_DM_ADDRESS,
         "audience_birthday": NO_BIRTHDAY,
+        "onsite_offer_eligibility": ("its exclusions read open payment failures, which the API orders do not "
+                                     "carry (failed charges create no order)"),
         "audience_churn_risk_rescue": CHURN_FEATURES,
         "audience_cancel_intent_save": NO_INQUIRIES_OR_VISITS,
         "audience_risky_delivery_followup": CHURN_FEATURES + " (its priority is the value at risk)",
@@ -186,6 +188,7 @@ NOT_COMPARED: dict[str, dict[str, str]] = {
         "high_risk_customers": CHURN_FEATURES,
     },
     "colorme": {
+        "onsite_offer_eligibility": NO_SUBSCRIPTIONS,
         "points_balances": NO_POINTS,
         "audience_points_expiry": NO_POINTS,
         "audience_postal_dm_rescue": NO_DM_ADDRESS,
