@@ -18,8 +18,9 @@ MAX_SQL_LINES = 300
 # (label codes, reason codes) are lookups any layer may read.
 # The fitted models' tables (model_params) are a source like the raw layer: staging keeps the run
 # in force; the churn scoring models still read their run tables directly, choosing the run.
+# The action ledger (source actions) is read by its staging model only, like a raw table.
 MAY_READ = {
-    "staging": {"source:raw_*", "source:model_params", "seed:reference"},
+    "staging": {"source:raw_*", "source:model_params", "source:actions", "seed:reference"},
     "intermediate": {"model:staging", "model:intermediate", "source:model_params", "seed:reference"},
     "marts": {"model:staging", "model:intermediate", "model:marts", "source:model_params", "seed:reference"},
 }
