@@ -184,6 +184,10 @@ NOT_COMPARED: dict[str, dict[str, str]] = {
         "ltv": NO_CHANNEL + "; gross margin also needs unit costs, not synced from Shopify",
         "churn_risk_scores": CHURN_FEATURES,
         "high_risk_customers": CHURN_FEATURES,
+        "campaign_effects": ("reads the action ledger, which the API comparison runs do not fill the same way "
+                             "(its decisions follow each path's audiences and consent)"),
+        "campaign_effects_by_cohort": ("reads the action ledger, which the API comparison runs do not fill the same way "
+                             "(its decisions follow each path's audiences and consent)"),
     },
     "colorme": {
         "points_balances": NO_POINTS,
@@ -211,6 +215,10 @@ NOT_COMPARED: dict[str, dict[str, str]] = {
         "high_risk_customers": NO_SUBSCRIPTIONS,
         # without 定期 information every buyer counts as a 単品リピート (one-off) buyer
         "repeat_buyer_scores": NO_SUBSCRIPTIONS + " (its population is the buyers without 定期)",
+        "campaign_effects": ("reads the action ledger, which the API comparison runs do not fill the same way "
+                             "(its decisions follow each path's audiences and consent)"),
+        "campaign_effects_by_cohort": ("reads the action ledger, which the API comparison runs do not fill the same way "
+                             "(its decisions follow each path's audiences and consent)"),
     },
 }
 
