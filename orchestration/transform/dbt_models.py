@@ -35,11 +35,12 @@ class TeikiDbtTranslator(DagsterDbtTranslator):
 
     def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: Any) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
-        if manifest["nodes"].get(unique_id, {}).get("resource_type") != "seed":
+        if not _has_no_upstream_asset(manifest, unique_id):
             return spec
         # A seed has no upstream, so Dagster would give it a dbt step of its own, ahead of the raw
         # load: ~10 s of dbt start-up for a 0.2 s load. Placing it after the raw tables (which
-        # it is only ever used with) keeps it in the main dbt step.
+        # it is only ever used with) keeps it in the main dbt step. The same holds for the
+        # staging model of the action ledger, whose writers (the campaigns) run after dbt.
         read = {dep for node in manifest["nodes"].values() for dep in node["depends_on"].get("nodes", [])}
         raw_tables = [
             dg.AssetKey([source["source_name"], source["name"]])
@@ -48,6 +49,22 @@ class TeikiDbtTranslator(DagsterDbtTranslator):
             if uid in read and source["source_name"].startswith("raw_")
         ]
         return spec.merge_attributes(deps=raw_tables)
+
+
+# Sources written by Teiki downstream of the dbt models: no asset materializes them before dbt.
+WRITTEN_AFTER_DBT = ("actions",)
+
+
+def _has_no_upstream_asset(manifest: Mapping[str, Any], unique_id: str) -> bool:
+    node = manifest["nodes"].get(unique_id, {})
+    if node.get("resource_type") == "seed":
+        return True
+    if node.get("resource_type") != "model":
+        return False
+    deps = node["depends_on"].get("nodes", [])
+    return bool(deps) and all(
+        dep in manifest["sources"] and manifest["sources"][dep]["source_name"] in WRITTEN_AFTER_DBT
+        for dep in deps)
 
 
 translator = TeikiDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))

@@ -64,11 +64,14 @@ def prepare_manifest(settings: Settings | None = None) -> None:
 
 
 MODEL_PARAMS_SOURCE = "model_params"  # a dbt source written by Teiki itself, not a cart
+ACTIONS_SOURCE = "actions"            # the action ledger (orchestration/actions/ledger.py), likewise
+TEIKI_WRITTEN_SOURCES = (MODEL_PARAMS_SOURCE, ACTIONS_SOURCE)
 
 
 def manifest_sources(manifest: Path = MANIFEST) -> set[str] | None:
     """The sources a manifest was parsed for, read from its enabled staging models
-    (stg_<source>__<entity>; not stg_model_params__*, the fitted models' tables, always there);
+    (stg_<source>__<entity>; not stg_model_params__* nor stg_actions__*, tables Teiki writes itself,
+    always there);
     None when there is no readable manifest."""
     try:
         nodes = json.loads(manifest.read_text(encoding="utf-8"))["nodes"]
@@ -78,7 +81,8 @@ def manifest_sources(manifest: Path = MANIFEST) -> set[str] | None:
         node["name"][len("stg_"):].split("__", 1)[0]
         for node in nodes.values()
         if node.get("resource_type") == "model" and node["name"].startswith("stg_")
-        and "__" in node["name"] and not node["name"].startswith(f"stg_{MODEL_PARAMS_SOURCE}__")
+        and "__" in node["name"]
+        and not any(node["name"].startswith(f"stg_{name}__") for name in TEIKI_WRITTEN_SOURCES)
     }
 
 

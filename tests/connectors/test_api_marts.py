@@ -186,6 +186,10 @@ NOT_COMPARED: dict[str, dict[str, str]] = {
         "ltv": NO_CHANNEL + "; gross margin also needs unit costs, not synced from Shopify",
         "churn_risk_scores": CHURN_FEATURES,
         "high_risk_customers": CHURN_FEATURES,
+        "campaign_effects": ("reads the action ledger, which the API comparison runs do not fill the same way "
+                             "(its decisions follow each path's audiences and consent)"),
+        "campaign_effects_by_cohort": ("reads the action ledger, which the API comparison runs do not fill the same way "
+                             "(its decisions follow each path's audiences and consent)"),
     },
     "colorme": {
         "onsite_offer_eligibility": NO_SUBSCRIPTIONS,
@@ -214,6 +218,10 @@ NOT_COMPARED: dict[str, dict[str, str]] = {
         "high_risk_customers": NO_SUBSCRIPTIONS,
         # without 定期 information every buyer counts as a 単品リピート (one-off) buyer
         "repeat_buyer_scores": NO_SUBSCRIPTIONS + " (its population is the buyers without 定期)",
+        "campaign_effects": ("reads the action ledger, which the API comparison runs do not fill the same way "
+                             "(its decisions follow each path's audiences and consent)"),
+        "campaign_effects_by_cohort": ("reads the action ledger, which the API comparison runs do not fill the same way "
+                             "(its decisions follow each path's audiences and consent)"),
     },
 }
 
@@ -244,7 +252,7 @@ class ApiRun:
 def _copy_code(repo: Path) -> set[str] | None:
     """Copy the code, with this checkout's manifest; return the sources that manifest is for."""
     skip = shutil.ignore_patterns("target", "logs", "__pycache__", "*.duckdb", ".user.yml")
-    for folder in ("connectors", "orchestration", "demo_merchant", "dbt_project"):
+    for folder in ("connectors", "orchestration", "demo_merchant", "dbt_project", "campaigns"):
         shutil.copytree(ROOT / folder, repo / folder, ignore=skip)
     (repo / "dbt_project" / "target").mkdir()
     shutil.copy(ROOT / "dbt_project" / "target" / "manifest.json",

@@ -17,9 +17,10 @@ MAX_SQL_LINES = 300
 # What each layer may read: another model's layer, or a source by its name. Reference seeds
 # (label codes, reason codes) are lookups any layer may read.
 # The fitted models' tables (model_params) are a source like the raw layer, read by staging only
-# (the run in force, or every run where the scoring chooses among them).
+# (the run in force, or every run where the scoring chooses among them). The action ledger
+# (source actions) is read by its staging model only, like a raw table.
 MAY_READ = {
-    "staging": {"source:raw_*", "source:model_params", "seed:reference"},
+    "staging": {"source:raw_*", "source:model_params", "source:actions", "seed:reference"},
     "intermediate": {"model:staging", "model:intermediate", "seed:reference"},
     "marts": {"model:staging", "model:intermediate", "model:marts", "seed:reference"},
 }
