@@ -128,6 +128,14 @@ class EventLog:
         return (d.occurred_at.isoformat(), d.business_date.isoformat(), d.event_type, d.reason,
                 d.customer_id, d.page, d.offer_id, d.window_id)
 
+    @classmethod
+    def _append_event(cls, con, d: Decision) -> None:
+        """One row of the append-only event log (decisions and acceptances alike)."""
+        con.execute(
+            "INSERT INTO offer_events (occurred_at, business_date, event_type, reason, "
+            "customer_id, page, offer_id, window_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            cls._event_row(d))
+
     def record(self, d: Decision, *, first_shown_payload: str | None = None) -> str | None:
         """Append a decision. For a ``shown`` decision with ``first_shown_payload``, the offer is
         also stored as the window's offer unless one is stored already; returns the stored
@@ -144,10 +152,7 @@ class EventLog:
                     stored = con.execute(
                         "SELECT payload FROM shown_offers WHERE customer_id = ? AND window_id = ?",
                         (d.customer_id, d.window_id)).fetchone()[0]
-                con.execute(
-                    "INSERT INTO offer_events (occurred_at, business_date, event_type, reason, "
-                    "customer_id, page, offer_id, window_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    self._event_row(d))
+                self._append_event(con, d)
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
@@ -189,10 +194,7 @@ class EventLog:
                     (d.customer_id, d.window_id, d.offer_id, d.occurred_at.isoformat(), token_id))
                 new = cur.rowcount == 1
                 if new:
-                    con.execute(
-                        "INSERT INTO offer_events (occurred_at, business_date, event_type, reason, "
-                        "customer_id, page, offer_id, window_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        self._event_row(d))
+                    self._append_event(con, d)
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")

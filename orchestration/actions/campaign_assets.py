@@ -80,10 +80,9 @@ def build_campaign_assets(settings: Settings, merchant: MerchantSettings) -> lis
             audiences = {c.audience: read_audience(con, c.audience) for c in campaigns}
             reports = plan_day(con, campaigns, day, policy, audiences, run_id=context.run.run_id)
             # Quiet hours defer live sends only (see the module docstring).
-            send_policy = policy if any(is_live(c, merchant) for c in campaigns) else \
-                policy.model_copy(update={"quiet_hours_start": "00:00", "quiet_hours_end": "00:00"})
-            reports = send_day(con, campaigns, day, now, send_policy, channel_for, merchant.campaigns.merchant_name,
-                               audiences, reports)
+            reports = send_day(con, campaigns, day, now, policy, channel_for, merchant.campaigns.merchant_name,
+                               audiences, reports,
+                               respect_quiet_hours=any(is_live(c, merchant) for c in campaigns))
         for campaign in campaigns:
             report = reports.get(campaign.name)
             key = campaign_key(campaign.name)

@@ -130,8 +130,10 @@ def plan_day(con: duckdb.DuckDBPyConnection, campaigns: Sequence[Campaign], day:
 def send_day(con: duckdb.DuckDBPyConnection, campaigns: Sequence[Campaign], day: date, now: datetime,
              policy: ContactPolicySettings, channel_for: ChannelFor, merchant_name: str,
              audiences: Mapping[str, list[dict]] | None = None,
-             reports: dict[str, CampaignDay] | None = None) -> dict[str, CampaignDay]:
-    """Send every planned message of the day's campaigns; record each outcome as it arrives."""
+             reports: dict[str, CampaignDay] | None = None,
+             respect_quiet_hours: bool = True) -> dict[str, CampaignDay]:
+    """Send every planned message of the day's campaigns; record each outcome as it arrives.
+    `respect_quiet_hours=False` renders at once (a dry run wakes nobody)."""
     reports = reports if reports is not None else {}
     for campaign in (c for c in campaigns if c.active_on(day)):
         report = reports.setdefault(campaign.name, CampaignDay(campaign.name))
@@ -143,8 +145,8 @@ def send_day(con: duckdb.DuckDBPyConnection, campaigns: Sequence[Campaign], day:
                        if p["channel"] == channel_name]
             if not pending:
                 continue
-            if (channel_name in QUIET_HOUR_CHANNELS and not campaign.allow_quiet_hours
-                    and policy.in_quiet_hours(now)):
+            if (respect_quiet_hours and channel_name in QUIET_HOUR_CHANNELS
+                    and not campaign.allow_quiet_hours and policy.in_quiet_hours(now)):
                 report.deferred_quiet_hours += len(pending)
                 continue
             _send(con, campaign, channel, pending, by_key, day, merchant_name, report)
