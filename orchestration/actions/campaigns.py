@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -85,11 +85,17 @@ class Step(_Strict):
     # Audience columns that must equal these values for the step (e.g. delivery_count: 1).
     where: dict[str, int | str | bool] = {}
 
-    def matches(self, row: Mapping[str, Any]) -> bool:
-        clock = row.get(self.trigger.column)
-        if clock is None or not self.trigger.min <= clock <= self.trigger.max:
-            return False
-        return all(row.get(k) == v for k, v in self.where.items())
+    def in_window(self, rows: Iterable[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
+        """The audience rows inside the step's trigger window and matching its `where`."""
+        column, low, high = self.trigger.column, self.trigger.min, self.trigger.max
+        where = tuple(self.where.items())
+        for row in rows:
+            clock = row.get(column)
+            if clock is None or not low <= clock <= high:
+                continue
+            if where and not all(row.get(k) == v for k, v in where):
+                continue
+            yield row
 
 
 class Offer(_Strict):

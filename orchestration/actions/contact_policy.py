@@ -37,6 +37,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -54,6 +55,7 @@ DECISIONS = (SEND, HOLDOUT, GLOBAL_CONTROL, NO_CONSENT, EXCLUDED_BY_PRIORITY, CA
 # Decisions that choose the customer (the treatment or its holdout): they count towards caps,
 # offer spacing and priority.
 CHOSEN = (SEND, HOLDOUT)
+_ARMS = {SEND: "treatment", HOLDOUT: "holdout"}
 
 # channel -> (consent column, address column) of an audience row
 CONSENT_COLUMNS = {
@@ -131,8 +133,7 @@ class CampaignRules:
     consent_free: bool = False          # internal channels (webhook to the team): no consent needed
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):  # a tuple, not a dataclass: a day makes hundreds of thousands
     campaign: str
     step: str
     customer_key: str
@@ -140,8 +141,7 @@ class Candidate:
     priority_score: float = 0.0
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(NamedTuple):
     candidate: Candidate
     decision: str                       # one of DECISIONS
     channel: str | None                 # the channel chosen (None when no channel is allowed)
@@ -149,7 +149,7 @@ class Decision:
 
     @property
     def arm(self) -> str | None:
-        return {SEND: "treatment", HOLDOUT: "holdout"}.get(self.decision)
+        return _ARMS.get(self.decision)
 
 
 @dataclass
@@ -192,48 +192,45 @@ def decide(
         for cand in ranked:
             key = cand.customer_key
             channel = rules.channels[0] if rules.consent_free else reachable_channel(cand.row, rules.channels)
-
-            def out(decision: str, reason: str, channel: str | None = channel) -> None:
-                decisions.append(Decision(cand, decision, channel, reason))
-
-            if not rules.consent_free and in_global_control(key, policy.global_control_share):
-                out(GLOBAL_CONTROL, "in the global control group: no campaign contacts them")
-                continue
-            if channel is None:
-                out(NO_CONSENT, "no consent (or no address) for " + " / ".join(rules.channels))
-                continue
-            if rules.consent_free:
-                out(SEND, "team notification")
-                continue
-            earlier = history.chosen_today.get(key)
-            if earlier is not None and earlier != rules.name:
-                out(EXCLUDED_BY_PRIORITY, f"chosen today by {earlier}, a campaign of higher priority")
-                continue
-            recent = [d for d in history.contacts.get(key, ()) if cap_since <= d <= day]
-            if len(recent) >= policy.max_contacts:
-                out(CAPPED, f"{len(recent)} contacts in the last {policy.cap_window_days} days "
-                            f"(cap {policy.max_contacts})")
-                continue
-            if rules.monetary_offer and offer_since is not None:
-                last_offer = max((d for d in history.offers.get(key, ()) if offer_since <= d <= day), default=None)
-                if last_offer is not None:
-                    out(OFFER_SPACING, f"a monetary offer on {last_offer:%Y-%m-%d}: one per "
-                                       f"{policy.offer_spacing_days} days")
-                    continue
-            if rules.daily_capacity is not None and chosen >= rules.daily_capacity:
-                out(OVER_CAPACITY, f"over the campaign's daily capacity ({rules.daily_capacity})")
-                continue
-            arm = assign_arm(rules.name, key, rules.holdout_share)
-            chosen += arm == "treatment"
-            history.contacts[key].append(day)
-            if rules.monetary_offer:
-                history.offers[key].append(day)
-            history.chosen_today.setdefault(key, rules.name)
-            if arm == "holdout":
-                out(HOLDOUT, f"held out at random ({rules.holdout_share:.0%}) to measure the effect")
-            else:
-                out(SEND, "chosen")
+            decision, reason = _decide_one(rules, cand, channel, history, day, policy, chosen, cap_since, offer_since)
+            if decision is None:  # chosen: draw the arm, count the contact
+                arm = assign_arm(rules.name, key, rules.holdout_share)
+                chosen += arm == "treatment"
+                history.contacts[key].append(day)
+                if rules.monetary_offer:
+                    history.offers[key].append(day)
+                history.chosen_today.setdefault(key, rules.name)
+                decision, reason = ((HOLDOUT, f"held out at random ({rules.holdout_share:.0%}) to measure the effect")
+                                    if arm == "holdout" else (SEND, "chosen"))
+            decisions.append(Decision(cand, decision, channel, reason))
     return decisions
+
+
+def _decide_one(rules: CampaignRules, cand: Candidate, channel: str | None, history: ContactHistory, day: date,
+                policy: ContactPolicySettings, chosen: int, cap_since: date,
+                offer_since: date | None) -> tuple[str | None, str]:
+    """The rule that leaves this candidate out, in the order they apply, as (decision, reason);
+    (None, "") when none does and the candidate is chosen."""
+    key = cand.customer_key
+    if not rules.consent_free and in_global_control(key, policy.global_control_share):
+        return GLOBAL_CONTROL, "in the global control group: no campaign contacts them"
+    if channel is None:
+        return NO_CONSENT, "no consent (or no address) for " + " / ".join(rules.channels)
+    if rules.consent_free:
+        return SEND, "team notification"
+    earlier = history.chosen_today.get(key)
+    if earlier is not None and earlier != rules.name:
+        return EXCLUDED_BY_PRIORITY, f"chosen today by {earlier}, a campaign of higher priority"
+    recent = [d for d in history.contacts.get(key, ()) if cap_since <= d <= day]
+    if len(recent) >= policy.max_contacts:
+        return CAPPED, f"{len(recent)} contacts in the last {policy.cap_window_days} days (cap {policy.max_contacts})"
+    if rules.monetary_offer and offer_since is not None:
+        last_offer = max((d for d in history.offers.get(key, ()) if offer_since <= d <= day), default=None)
+        if last_offer is not None:
+            return OFFER_SPACING, f"a monetary offer on {last_offer:%Y-%m-%d}: one per {policy.offer_spacing_days} days"
+    if rules.daily_capacity is not None and chosen >= rules.daily_capacity:
+        return OVER_CAPACITY, f"over the campaign's daily capacity ({rules.daily_capacity})"
+    return None, ""
 
 
 def reachable_channel(row: Mapping[str, object], channels: Sequence[str]) -> str | None:

@@ -16,8 +16,10 @@ listing the chosen customers, not one chat message per customer.
 
 from __future__ import annotations
 
+import gc
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -79,10 +81,31 @@ def read_audience(con: duckdb.DuckDBPyConnection, audience: str) -> list[dict[st
     return [dict(zip(names, r)) for r in cur.fetchall()]
 
 
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Pause Python's cycle collector while a day's decisions are built: hundreds of thousands of
+    tuples and dicts, none in a cycle (reference counting frees them), each allocation burst
+    otherwise making the collector walk every live object again (1.5 of 8 s at 100,000 customers)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def plan_day(con: duckdb.DuckDBPyConnection, campaigns: Sequence[Campaign], day: date,
              policy: ContactPolicySettings, audiences: Mapping[str, list[dict]] | None = None,
              run_id: str | None = None) -> dict[str, CampaignDay]:
     """Decide today's new candidates of every active campaign and commit the decisions."""
+    with _cyclic_gc_paused():
+        return _plan_day(con, campaigns, day, policy, audiences, run_id)
+
+
+def _plan_day(con: duckdb.DuckDBPyConnection, campaigns: Sequence[Campaign], day: date,
+              policy: ContactPolicySettings, audiences: Mapping[str, list[dict]] | None,
+              run_id: str | None) -> dict[str, CampaignDay]:
     ledger.ensure_ledger(con)
     active = [c for c in campaigns if c.active_on(day)]
     reports = {c.name: CampaignDay(c.name) for c in active}
@@ -95,14 +118,13 @@ def plan_day(con: duckdb.DuckDBPyConnection, campaigns: Sequence[Campaign], day:
         done = ledger.decided_steps(con, campaign.name, since, day)
         found: list[Candidate] = []
         for step in campaign.steps:
-            for row in rows:
-                if not step.matches(row):
-                    continue
-                report.in_window += 1
-                if (row["customer_key"], step.name) in done:
-                    continue
-                found.append(Candidate(campaign.name, step.name, row["customer_key"], row,
-                                       float(row.get("priority_score") or 0.0)))
+            inside = list(step.in_window(rows))
+            report.in_window += len(inside)
+            for row in inside:
+                key = row["customer_key"]
+                if (key, step.name) not in done:
+                    found.append(Candidate(campaign.name, step.name, key, row,
+                                           float(row.get("priority_score") or 0.0)))
         # A customer in two steps' windows today takes the first step only.
         seen: set[str] = set()
         candidates[campaign.name] = [c for c in found if not (c.customer_key in seen or seen.add(c.customer_key))]
@@ -115,15 +137,13 @@ def plan_day(con: duckdb.DuckDBPyConnection, campaigns: Sequence[Campaign], day:
     for d in decisions:
         cand, arm = d.candidate, d.arm
         row = cand.row
-        by_campaign[cand.campaign].append(ledger.LedgerEntry(
-            customer_key=cand.customer_key, arm=arm, source=row.get("source"),
-            customer_id=row.get("customer_id"), subscription_id=row.get("subscription_id"),
-            reason=d.reason, step=cand.step, decision=d.decision, channel=d.channel,
-            offer_code=offers[cand.campaign].code if arm else None,
-            monetary_offer=arm is not None and monetary[cand.campaign]))
+        by_campaign[cand.campaign].append(ledger.LedgerEntry(  # positional: a quarter of the time of keywords
+            cand.customer_key, arm, row.get("source"), row.get("customer_id"), row.get("subscription_id"),
+            d.reason, cand.step, d.decision, d.channel, offers[cand.campaign].code if arm else None,
+            arm is not None and monetary[cand.campaign]))
         reports[cand.campaign].decisions[d.decision] += 1
-    for name, entries in by_campaign.items():
-        ledger.record_decisions(con, name, None, day, entries, run_id=run_id)
+    ledger.record_day_decisions(con, day, {name: (None, entries) for name, entries in by_campaign.items()},
+                                run_id=run_id)
     return reports
 
 

@@ -31,6 +31,34 @@ def test_a_first_layout_ledger_is_carried_over_whole(tmp_path):
     assert con.execute("select count(*) from actions.action_ledger").fetchone()[0] == 2
 
 
+def test_a_ledger_keyed_by_an_index_is_rebuilt_without_it_and_keeps_every_row(tmp_path):
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute("create schema actions")
+    con.execute(f"create table {ledger.LEDGER_TABLE} ({ledger._COLUMNS}, "
+                "primary key (campaign, action_date, customer_key, step))")
+    con.execute(f"insert into {ledger.LEDGER_TABLE} (campaign, action_date, customer_key, step, decision, "
+                "idempotency_key, status, recorded_at) values ('c', ?, 'k1', 'a', 'send', 'c:a:k1', 'sent', ?)",
+                [DAY, datetime(2026, 12, 1)])
+    ledger.ensure_ledger(con)
+    assert not con.execute("select count(*) from duckdb_constraints() where table_name = 'action_ledger' "
+                           "and constraint_type = 'PRIMARY KEY'").fetchone()[0]
+    assert con.execute(f"select customer_key, status from {ledger.LEDGER_TABLE}").fetchall() == [("k1", "sent")]
+    ledger.record_decisions(con, "c", "mail", DAY, [ledger.LedgerEntry("k1", "holdout", step="a")])
+    assert con.execute(f"select count(*), min(decision) from {ledger.LEDGER_TABLE}").fetchone() == (1, "send")
+
+
+def test_a_day_of_every_campaign_is_one_transaction(tmp_path):
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    good = [ledger.LedgerEntry("k1", "treatment")]
+    repeated = [ledger.LedgerEntry("k2", "treatment"), ledger.LedgerEntry("k2", "holdout")]
+    with pytest.raises(ValueError, match="repeat customers"):
+        ledger.record_day_decisions(con, DAY, {"a": ("mail", good), "b": ("line", repeated)})
+    assert con.execute(f"select count(*) from {ledger.LEDGER_TABLE}").fetchone()[0] == 0
+    ledger.record_day_decisions(con, DAY, {"a": ("mail", good), "b": ("line", repeated[:1])})
+    assert sorted(con.execute(f"select campaign, channel from {ledger.LEDGER_TABLE}").fetchall()) == [
+        ("a", "mail"), ("b", "line")]
+
+
 def test_decisions_are_written_once_and_outcomes_replace_planned(tmp_path):
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
     first = [ledger.LedgerEntry("k1", "treatment", step="a"), ledger.LedgerEntry("k2", None, decision="no_consent",
