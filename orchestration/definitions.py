@@ -52,7 +52,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             *build_churn_hazard_assets(settings),
             # BG/NBD + Gamma-Gamma for one-off buyers: reads the repeat-purchase summary, feeds repeat_buyer_scores.
             *build_repeat_buyer_assets(settings),
-            *build_action_assets(settings),
+            *build_action_assets(settings, merchant.contact_policy),
             *build_onsite_offer_assets(settings),  # on-site offers: eligibility file out, events in
             # Every campaign (campaigns/ + the merchant's folder), one asset each, under one policy.
             *build_campaign_assets(settings, merchant),

@@ -2,21 +2,27 @@
 
 Who qualifies, why, what to offer and in which order is a dbt mart (`marts.high_risk_customers`,
 from the churn hazard model and the repeat-buyer model); this asset applies the contact policy
-(orchestration.actions.contact_policy.py): opt-outs, suppression of recent contacts, random holdout,
-the day's capacity. It records every chosen customer in the action ledger and writes the day's
+(orchestration/actions/contact_policy.py, the same `decide()` as every campaign, first in priority):
+phone consent, the global control group, the cap on contacts per customer across campaigns, the
+day's capacity and the random holdout, after leaving out whom this list had in its suppression
+window. It records every decision with its reason in the action ledger and writes the day's
 file, adding when each customer was last on a call list (the ledger; the mart only knows the
 customer's own inquiries).
 """
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 
 from connectors.channels.call_center_csv import write_call_list
-from orchestration.actions.ledger import LedgerEntry, contacted_recently, last_listed_dates, record_day
-from orchestration.actions.contact_policy import CALL_CENTER_CHURN_RISK, assign_arm
+from orchestration.actions.ledger import (
+    LedgerEntry, chosen_history, contacted_recently, last_listed_dates, record_day,
+)
+from orchestration.actions.contact_policy import (
+    CALL_CENTER_CHURN_RISK, NO_CONSENT, Candidate, CampaignRules, ContactHistory, ContactPolicySettings, decide,
+)
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 from orchestration.settings import Settings
 
@@ -60,44 +66,48 @@ def call_list_path(settings: Settings, day: date) -> Path:
 
 def select_call_list(
     con: duckdb.DuckDBPyConnection, day: date, suppress_days: int, holdout_share: float,
-    daily_capacity: int = 0,
+    daily_capacity: int = 0, policy: ContactPolicySettings | None = None,
 ) -> tuple[list[dict], list[LedgerEntry], dict[str, int]]:
-    """Apply the contact policy to the day's candidates: (rows to call, ledger entries, counts).
+    """Apply the contact policy to the day's candidates: (rows to call, ledger entries of every
+    decision, counts).
 
     Candidates are taken in the mart's priority order and each eligible one is assigned an arm
     until `daily_capacity` are in treatment (0 = no cap): the held-out customers come from the
-    same priority range as the called ones, so the two arms stay comparable.
+    same priority range as the called ones, so the two arms stay comparable. The list is decided
+    before the day's campaigns (they depend on it), so today's earlier decisions of other
+    campaigns do not count against it; this list's own day is rewritten whole.
     """
+    policy = policy or ContactPolicySettings()
     cur = con.execute("select * from marts.high_risk_customers order by priority_rank")
     names = [d[0] for d in cur.description]
-    candidates = [dict(zip(names, r)) for r in cur.fetchall()]
+    rows_by_priority = [dict(zip(names, r)) for r in cur.fetchall()]
     recent = contacted_recently(con, POLICY.campaign, day, suppress_days)
     last_listed = last_listed_dates(con, POLICY.channel, day)
-
-    rows: list[dict] = []
-    entries: list[LedgerEntry] = []
-    counts = {"candidates": len(candidates), "no_phone_or_opted_out": 0, "suppressed": 0,
-              "holdout": 0, "listed": 0, "over_capacity": 0}
-    for c in candidates:
-        if not c.get("phone") or c.get("phone_opt_in") is False:
-            counts["no_phone_or_opted_out"] += 1
-            continue
+    counts = {"candidates": len(rows_by_priority), "no_phone_or_opted_out": 0, "suppressed": 0,
+              "global_control": 0, "capped": 0, "holdout": 0, "listed": 0, "over_capacity": 0}
+    candidates = []
+    for c in rows_by_priority:
         if c["customer_key"] in recent:
             counts["suppressed"] += 1
-            continue
-        if daily_capacity and counts["listed"] >= daily_capacity:
-            counts["over_capacity"] += 1
-            continue
-        arm = assign_arm(POLICY.campaign, c["customer_key"], holdout_share)
-        entries.append(LedgerEntry(
-            customer_key=c["customer_key"], arm=arm, source=c.get("source"),
-            customer_id=c.get("customer_id"), subscription_id=c.get("subscription_id"),
-            reason=c.get("reasons_ja"),
-        ))
-        if arm == "holdout":
-            counts["holdout"] += 1
         else:
-            counts["listed"] += 1
+            candidates.append(Candidate(POLICY.campaign, "", c["customer_key"], c, -float(c["priority_rank"])))
+    since = day - timedelta(days=max(policy.cap_window_days, 1))
+    history = ContactHistory.from_rows([h for h in chosen_history(con, since, day) if h[2] != day], day)
+    rules = CampaignRules(POLICY.campaign, (POLICY.channel,), priority=1000, holdout_share=holdout_share,
+                          daily_capacity=daily_capacity or None)
+    count_as = {NO_CONSENT: "no_phone_or_opted_out", "send": "listed"}
+    rows: list[dict] = []
+    entries: list[LedgerEntry] = []
+    for d in decide([rules], {POLICY.campaign: candidates}, history, day, policy):
+        c = d.candidate.row
+        counts[count_as.get(d.decision, d.decision)] += 1
+        entries.append(LedgerEntry(
+            customer_key=c["customer_key"], arm=d.arm, source=c.get("source"),
+            customer_id=c.get("customer_id"), subscription_id=c.get("subscription_id"),
+            # the chosen: why they are on the list (what the agent reads); the others: why not
+            reason=c.get("reasons_ja") if d.arm else d.reason, decision=d.decision, channel=POLICY.channel,
+        ))
+        if d.arm == "treatment":
             rows.append(_call_list_row(c, len(rows) + 1, last_listed.get(c["customer_key"])))
     return rows, entries, counts
 
@@ -127,8 +137,10 @@ def empty_list_reason(con: duckdb.DuckDBPyConnection, counts: dict[str, int],
     parts = [f"{counts[k]:,} {label}" for k, label in (
         ("no_phone_or_opted_out", "without a phone number or phone consent"),
         ("suppressed", f"contacted in the last {suppress_days} days"),
+        ("global_control", "in the global control group"),
+        ("capped", "at the contact cap of every campaign together"),
         ("holdout", "held out at random"),
-        ("over_capacity", "over the day's capacity")) if counts[k]]
+        ("over_capacity", "over the day's capacity")) if counts.get(k)]
     return f"nobody to call among {n:,} qualifying customers: " + ", ".join(parts) + "."
 
 
@@ -147,7 +159,7 @@ def _call_list_row(c: dict, call_order: int, last_listed_on: date | None) -> dic
     }
 
 
-def build_action_assets(settings: Settings) -> list:
+def build_action_assets(settings: Settings, policy: ContactPolicySettings | None = None) -> list:
     @dg.asset(
         key=["actions", "call_center_list"],
         deps=[SOURCE_MART],
@@ -166,7 +178,7 @@ def build_action_assets(settings: Settings) -> list:
         day = settings.business_date()
         with warehouse.connect() as con:
             rows, entries, counts = select_call_list(
-                con, day, config.suppress_days, config.holdout_share, config.daily_capacity)
+                con, day, config.suppress_days, config.holdout_share, config.daily_capacity, policy)
             # Ledger first: if the file write fails, a re-run rewrites the same day's entries.
             record_day(con, POLICY.campaign, POLICY.channel, day, entries, run_id=context.run.run_id)
             reason = empty_list_reason(con, counts, config.suppress_days)

@@ -268,7 +268,9 @@ CALL_CENTER_CHURN_RISK = ContactPolicy(
         "riskiest 定期 is in a high-risk band, and slipping 単品 repeat buyers), in its priority "
         "order (value at risk), with the reasons and the suggested action for each. Customers "
         "without a phone number or who refused phone contact (電話連絡: 不可) are never listed; "
-        "anyone this campaign chose in the last 14 days is left out; 10% are held out at random "
+        "anyone this campaign chose in the last 14 days is left out; the settings file's contact "
+        "policy applies as to every campaign (global control group, contacts per customer across "
+        "campaigns); 10% are held out at random "
         "to measure the effect; at most 150 are called a day (the held-out ones are drawn from "
         "the same priority range, so both arms stay comparable)."
     ),

@@ -114,7 +114,8 @@ def test_capacity_fills_treatment_in_priority_order_and_holds_out_from_the_same_
 
     assert counts["listed"] == len(rows) == 10
     assert counts["suppressed"] == 1 and counts["no_phone_or_opted_out"] > 0
-    chosen = [e.customer_key for e in entries]
+    chosen = [e.customer_key for e in entries if e.arm]
+    assert {e.decision for e in entries if not e.arm} == {"no_consent", "over_capacity"}  # every decision recorded
     eligible = [f"c{i:02d}" for i in range(60) if i % 5 != 4 and i != 1]
     assert chosen == eligible[:len(chosen)]          # nobody skipped ahead, nobody left behind
     assert len(chosen) > 10                          # the holdout came from the same range
@@ -122,7 +123,30 @@ def test_capacity_fills_treatment_in_priority_order_and_holds_out_from_the_same_
     assert all(r["customer_key"] != "c01" for r in rows)
     # no cap: every eligible customer gets an arm
     _, entries, counts = select_call_list(con, day, 14, 0.3)
-    assert len(entries) == len(eligible) and counts["over_capacity"] == 0
+    assert len([e for e in entries if e.arm]) == len(eligible) and counts["over_capacity"] == 0
+
+
+def test_the_call_list_keeps_the_global_control_group_and_the_cap_across_campaigns(con):
+    from orchestration.actions.contact_policy import ContactPolicySettings, in_global_control
+    _high_risk_mart(con, 40)
+    day = date(2026, 11, 23)
+    control = {f"c{i:02d}" for i in range(40) if in_global_control(f"c{i:02d}", 0.2)}
+    busy = next(f"c{i:02d}" for i in range(40) if i % 5 != 4 and f"c{i:02d}" not in control)
+    # `busy` had two mails this week from other campaigns: at the cap of 2 a week
+    for d, campaign in ((20, "winback"), (21, "birthday")):
+        record_day(con, campaign, "mail", day.replace(day=d), [LedgerEntry(busy, "treatment")])
+    policy = ContactPolicySettings(global_control_share=0.2)
+    rows, entries, counts = select_call_list(con, day, 14, 0.0, policy=policy)
+    decision = {e.customer_key: (e.decision, e.reason) for e in entries}
+    assert decision[busy][0] == "capped" and "2 contacts in the last 7 days" in decision[busy][1]
+    assert control and all(decision[k][0] == "global_control" for k in control)
+    assert not control & {r["customer_key"] for r in rows}
+    assert counts["global_control"] == len(control) and counts["capped"] == 1
+    assert decision["c04"][0] in ("no_consent", "global_control")   # every 5th has no phone consent
+    # the call list's own earlier run of the same day does not cap it (the day is rewritten whole)
+    record_day(con, "call_center_churn_risk", "call_center", day, entries)
+    again = select_call_list(con, day, 14, 0.0, policy=policy)[0]
+    assert [r["customer_key"] for r in again] == [r["customer_key"] for r in rows]
 
 
 def test_last_listed_date_comes_from_the_ledger_treatment_arm(con):
@@ -163,6 +187,9 @@ def test_an_empty_list_tells_refusals_and_other_causes_apart(con):
     mixed = empty_list_reason(con, _counts(no_phone_or_opted_out=1, suppressed=2, holdout=1), 7)
     assert mixed == ("nobody to call among 4 qualifying customers: 1 without a phone number or "
                      "phone consent, 2 contacted in the last 7 days, 1 held out at random.")
+    capped = empty_list_reason(con, _counts(global_control=1, capped=3), 7)
+    assert capped == ("nobody to call among 4 qualifying customers: 1 in the global control group, "
+                      "3 at the contact cap of every campaign together.")
 
 
 def test_a_list_with_rows_or_no_candidates_needs_no_reason(con):
