@@ -13,6 +13,12 @@ channel only delivers rendered messages. The contract that makes a send exactly-
    409 means the first attempt was accepted; mail: the Message-ID) so the customer receives it
    once.
 
+A channel that sends several messages in one request (LINE multicast) proposes the groups with
+``assign_batches`` before anything is sent; the action layer records each message's
+``send_batch`` in the ledger and passes it back in ``OutboundMessage.send_batch``. The request's
+own idempotency key is the batch's, so a re-run after a crash (even one that recorded only part
+of the batch's outcomes) repeats the same request and the provider answers "already accepted".
+
 With no credentials a channel is in dry-run: it renders and writes the message to the outbox
 and answers ``dry_run`` without contacting anybody. Channels never import dagster and never log
 a recipient's address or a credential; a failure names the idempotency key and the provider's
@@ -39,6 +45,7 @@ class OutboundMessage:
     body_html: str | None = None
     # Channel-specific parts (postal address fields, LINE message objects, unsubscribe URL, ...).
     extra: Mapping[str, object] = field(default_factory=dict)
+    send_batch: str | None = None  # the recorded batch this message goes out in (LINE multicast)
 
 
 @dataclass(frozen=True)

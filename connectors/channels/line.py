@@ -6,10 +6,11 @@ https://developers.line.biz/en/docs/messaging-api/retrying-api-request/ .
 
 - ``POST /v2/bot/message/push`` ``{"to": userId, "messages": [1-5 objects]}`` with
   ``Authorization: Bearer <channel access token>``; the answer's ``sentMessages[0].id`` is the
-  result's ``provider_message_id``. Multicast (``to``: up to 500 user ids) when
-  ``channels.line.multicast`` is on and several messages of a batch are identical.
+  result's ``provider_message_id``. Multicast (``to``: up to 500 user ids) for messages that are
+  identical (a template without a per-customer variable), unless ``channels.line.multicast`` is
+  off: :meth:`LineChannel.assign_batches` proposes the groups, the action layer records them.
 - ``X-Line-Retry-Key`` on every request: a UUID derived from the idempotency key
-  (:func:`retry_key_for`; a multicast's from its members' keys), so the HTTP core may retry a
+  (:func:`retry_key_for`; a multicast's from its recorded batch id), so the HTTP core may retry a
   timeout or a 5xx and a re-run may pass a still-``planned`` message again: LINE executes a key
   once and answers a repeat with 409 and ``x-line-accepted-request-id`` -> ``already_sent``.
   A retry key is remembered by LINE for 24 hours: re-run an interrupted send within a day.
@@ -26,9 +27,10 @@ retry key and another host, but it brings its own generated HTTP client (urllib3
 retry, timeout and error types, which would bypass the core's throttle, redaction of the token
 and error text, and make two ways of doing HTTP in one code base.
 
-Multicast caution: a multicast's results arrive together; record them in one transaction. If
-only part of them were recorded before a crash, the re-run would form a smaller batch with a
-new retry key and the unrecorded members would receive the message twice. Hence off by default.
+Multicast and exactly once: a multicast's retry key comes from its batch id, recorded in the
+ledger with every member before the request (connectors/channels/base.py), never from the members
+still pending. A re-run after a crash that recorded only some members' outcomes sends the rest
+under the same key, and LINE answers 409: nobody receives it twice.
 """
 
 from __future__ import annotations
@@ -167,23 +169,42 @@ class LineChannel(OutboxChannel):
                 for future in pending:
                     future.cancel()
 
-    def _units(self, messages: Sequence[OutboundMessage]) -> list[list[OutboundMessage]]:
-        """Each message alone (push), or identical ones together (multicast, up to 500)."""
+    def assign_batches(self, messages: Sequence[OutboundMessage]) -> dict[str, str]:
+        """Identical messages of one campaign (same LINE message objects) in groups of up to
+        500, each group of two or more a multicast; the batch id names its members."""
         if not self.settings.multicast:
-            return [[m] for m in messages]
-        groups: dict[str, list[list[OutboundMessage]]] = {}
-        order: list[list[OutboundMessage]] = []
+            return {}
+        groups: dict[str, list[OutboundMessage]] = {}
         for m in messages:
+            if m.send_batch or not _USER_ID.match(m.recipient):
+                continue
             try:
                 sig = json.dumps([m.campaign, self.line_messages(m)], sort_keys=True, ensure_ascii=False)
             except MessageError:
-                order.append([m])
                 continue
-            chunks = groups.setdefault(sig, [])
-            if not chunks or len(chunks[-1]) >= 500:
-                chunks.append([])
-                order.append(chunks[-1])
-            chunks[-1].append(m)
+            groups.setdefault(sig, []).append(m)
+        batches: dict[str, str] = {}
+        for members in groups.values():
+            for start in range(0, len(members), 500):
+                chunk = members[start:start + 500]
+                if len(chunk) < 2:
+                    continue
+                batch = "multicast:" + retry_key_for("\n".join(sorted(m.idempotency_key for m in chunk)))
+                batches.update((m.idempotency_key, batch) for m in chunk)
+        return batches
+
+    def _units(self, messages: Sequence[OutboundMessage]) -> list[list[OutboundMessage]]:
+        """Each message alone (push), or the members of a recorded batch together (multicast)."""
+        batches: dict[str, list[OutboundMessage]] = {}
+        order: list[list[OutboundMessage]] = []
+        for m in messages:
+            if m.send_batch is None:
+                order.append([m])
+            elif m.send_batch not in batches:
+                batches[m.send_batch] = [m]
+                order.append(batches[m.send_batch])
+            else:
+                batches[m.send_batch].append(m)
         return order
 
     def _client(self, multicast: bool) -> HttpClient:
@@ -202,7 +223,7 @@ class LineChannel(OutboxChannel):
         if self._quota_error:
             return [SendResult(m.idempotency_key, "failed", error=self._quota_error) for m in unit]
         try:
-            if len(unit) == 1:
+            if unit[0].send_batch is None:
                 body, path = self.push_request(unit[0]), PUSH
                 rkey = retry_key_for(unit[0].idempotency_key)
             else:
@@ -213,7 +234,7 @@ class LineChannel(OutboxChannel):
                 if self.settings.notification_disabled:
                     body["notificationDisabled"] = True
                 path = MULTICAST
-                rkey = retry_key_for("multicast\n" + "\n".join(sorted(m.idempotency_key for m in unit)))
+                rkey = retry_key_for(unit[0].send_batch)
         except MessageError as exc:
             return [SendResult(m.idempotency_key, "rejected", error=str(exc)) for m in unit]
         status, ident, error = self._post(path, body, rkey, unit[0].idempotency_key)

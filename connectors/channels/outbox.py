@@ -109,6 +109,12 @@ class OutboxChannel:
         else:
             yield from self.deliver(messages)
 
+    def assign_batches(self, messages: Sequence[OutboundMessage]) -> dict[str, str]:
+        """Idempotency key -> batch id of the messages this channel would send together in one
+        request (none by default: every message alone). Called before sending, so the batches
+        can be recorded first (base.py)."""
+        return {}
+
     # -- for subclasses -----------------------------------------------------------------------
     def render(self, message: OutboundMessage) -> bytes:
         """The message as it would be sent (raises :class:`MessageError` if it cannot be)."""

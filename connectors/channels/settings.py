@@ -72,9 +72,9 @@ class LineSettings(_Strict):
     rate_per_second: float = Field(default=2000.0, gt=0)
     multicast_rate_per_second: float = Field(default=200.0, gt=0)
     # Identical messages (same text, no per-customer variable) go out by multicast, up to 500
-    # user ids a request, when this is on. Off by default: a multicast's results must be recorded
-    # in one transaction for a re-run to stay exactly-once (connectors/channels/line.py).
-    multicast: bool = False
+    # user ids a request, exactly once through the batch recorded before sending
+    # (connectors/channels/line.py). Off: every message is a push.
+    multicast: bool = True
     notification_disabled: bool = False
     # Requests in flight at once (each waits for the shared throttle first).
     concurrency: int = Field(default=4, ge=1, le=32)

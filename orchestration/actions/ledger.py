@@ -12,7 +12,8 @@ one query. One row per (campaign, action_date, customer_key, step):
   ``planned`` is committed with the decision, *before* any channel is called; ``in_doubt`` is
   committed the moment a channel starts transmitting a message it cannot take back (SMTP after
   DATA); the outcome (sent, already_sent, dry_run, failed, rejected, dropped) replaces it as soon
-  as the provider answered. A re-run sends ``planned`` rows again with the same idempotency key,
+  as the provider answered; ``send_batch`` names the one request several messages go out in (LINE
+  multicast), recorded before it is made. A re-run sends ``planned`` rows again with the same idempotency key,
   and ``in_doubt`` rows only through channels whose provider deduplicates by that key (LINE's
   X-Line-Retry-Key); an ``in_doubt`` mail is left for a person to check, never sent twice.
 
@@ -54,7 +55,8 @@ _COLUMNS = """
     error               varchar,
     recorded_at         timestamp not null,
     outcome_at          timestamp,
-    run_id              varchar
+    run_id              varchar,
+    send_batch          varchar
 """
 # One row per (campaign, action_date, customer_key, step), kept by the one writer (this module:
 # a batch is checked for repeats, and an anti-join in the insert's own transaction keeps rows
@@ -97,10 +99,11 @@ def ensure_ledger(con: duckdb.DuckDBPyConnection) -> None:
         "where table_schema = 'actions' and table_name = 'action_ledger'").fetchall()}
     if "step" not in columns:
         _migrate_from_first_layout(con)
-    elif con.execute(
+    elif "send_batch" not in columns or con.execute(
             "select count(*) from duckdb_constraints() where schema_name = 'actions' "
             "and table_name = 'action_ledger' and constraint_type = 'PRIMARY KEY'").fetchone()[0]:
-        _rebuild(con, f"select * from {LEDGER_TABLE}")
+        kept = ", ".join(sorted(columns))
+        _rebuild(con, f"select {kept} from {LEDGER_TABLE}", f"({kept})")
 
 
 def _rebuild(con: duckdb.DuckDBPyConnection, select: str, columns: str = "") -> None:
@@ -253,6 +256,20 @@ def day_counts(con: duckdb.DuckDBPyConnection, action_date: date) -> list[tuple]
                 count(*) filter (where status = 'planned')
             from {LEDGER_TABLE} where action_date = ? group by campaign order by campaign""",
         [action_date]).fetchall()
+
+
+def record_batches(con: duckdb.DuckDBPyConnection, batch_of: Mapping[str, str]) -> None:
+    """Record the request each message goes out in (idempotency key -> batch id, LINE multicast),
+    in one transaction, before the channel is called: a re-run repeats the same request."""
+    if not batch_of:
+        return
+    con.register("_ledger_batches", {"key": np.array(list(batch_of), dtype=object),
+                                     "batch": np.array(list(batch_of.values()), dtype=object)})
+    try:
+        con.execute(f"""update {LEDGER_TABLE} set send_batch = b.batch from _ledger_batches as b
+                        where {LEDGER_TABLE}.idempotency_key = b.key""")
+    finally:
+        con.unregister("_ledger_batches")
 
 
 def mark_status(con: duckdb.DuckDBPyConnection, key: str, status: str,

@@ -20,7 +20,7 @@ import gc
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -202,12 +202,26 @@ def _send(con, campaign: Campaign, channel: OutboxChannel, pending: list[dict], 
                                     body_text=text, subject=f"{campaign.title} ({day:%Y-%m-%d}, {len(digest_rows)}件)")]
     if not messages:
         return
+    if not channel.dry_run:
+        messages = _in_recorded_batches(con, channel, messages, pending)
     if hasattr(channel, "before_transmit"):
         channel.before_transmit = lambda key: ledger.mark_status(con, key, "in_doubt")
     for result in channel.send(messages):
         keys = [p["idempotency_key"] for p, _ in digest_rows] if digest_rows else [result.idempotency_key]
         for key in keys:
             ledger.mark_status(con, key, result.status, result.provider_message_id, result.error)
+
+
+def _in_recorded_batches(con, channel: OutboxChannel, messages: list[OutboundMessage],
+                         pending: list[dict]) -> list[OutboundMessage]:
+    """The messages with the batch each goes out in (LINE multicast): a batch recorded by an
+    earlier, interrupted run is kept, new ones are recorded before anything is sent."""
+    batch_of = {p["idempotency_key"]: p["send_batch"] for p in pending if p.get("send_batch")}
+    new = channel.assign_batches([m for m in messages if m.idempotency_key not in batch_of])
+    ledger.record_batches(con, new)
+    batch_of.update(new)
+    return [replace(m, send_batch=batch_of[m.idempotency_key]) if m.idempotency_key in batch_of else m
+            for m in messages]
 
 
 def _variables(campaign: Campaign, row: Mapping[str, Any], step: str, day: date, merchant_name: str) -> dict:

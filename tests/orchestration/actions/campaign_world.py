@@ -43,8 +43,9 @@ def line_user(i: int) -> str:
     return f"U{i:032x}"
 
 
-def build(root: Path) -> dict[str, Path]:
-    """Warehouse, campaign folder, playbook (empty) and manifest under `root`."""
+def build(root: Path, line_text: str | None = None) -> dict[str, Path]:
+    """Warehouse, campaign folder, playbook (empty) and manifest under `root`; `line_text`: one
+    text for every LINE customer (no per-customer variable: it goes out by multicast)."""
     root.mkdir(parents=True, exist_ok=True)
     warehouse = root / "warehouse.duckdb"
     con = duckdb.connect(str(warehouse))
@@ -62,7 +63,12 @@ def build(root: Path) -> dict[str, Path]:
     folder = root / "campaigns"
     folder.mkdir(exist_ok=True)
     (folder / "mail_test.yaml").write_text(CAMPAIGN.format(name="mail_test", channel="mail", priority=60), "utf-8")
-    (folder / "line_test.yaml").write_text(CAMPAIGN.format(name="line_test", channel="line", priority=50), "utf-8")
+    line_campaign = CAMPAIGN.format(name="line_test", channel="line", priority=50)
+    if line_text is not None:
+        line_campaign = line_campaign.replace(
+            '    text: "{{ full_name }}様、次回は{{ next_delivery_date | jdate }}です。"', f'    text: "{line_text}"')
+        assert line_text in line_campaign
+    (folder / "line_test.yaml").write_text(line_campaign, "utf-8")
     playbook = root / "playbook"
     playbook.mkdir(exist_ok=True)
     manifest = root / "manifest.json"

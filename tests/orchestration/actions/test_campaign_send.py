@@ -167,6 +167,57 @@ def test_killed_at_every_step_each_message_arrives_exactly_once(servers, tmp_pat
     assert statuses["planned"] == 0 and statuses["failed"] == 0
 
 
+NOTICE = "年末年始の配送スケジュールのお知らせです。"
+
+
+@pytest.mark.parametrize("point", ["request_held", "after_accept"])
+def test_a_multicast_killed_before_or_after_acceptance_arrives_exactly_once(servers, tmp_path, point):
+    smtp, line = servers
+    paths = build(tmp_path, line_text=NOTICE)
+    env = {**os.environ, **live_env(smtp, line), "PYTHONPATH": str(REPO)}
+    script = str(Path(__file__).parent / "campaign_world.py")
+    gate = line.gate("request" if point == "request_held" else "accepted", 1)
+    proc = subprocess.Popen([sys.executable, script, str(tmp_path), "live"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert gate.reached.wait(60), proc.communicate(timeout=5)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    gate.drop() if point == "request_held" else gate.open()
+    line_rows = [r for r in ledger(paths) if r["channel"] == "line" and r["decision"] == "send"]
+    assert len(line_rows) >= 2 and len({r["send_batch"] for r in line_rows}) == 1   # recorded before the request
+    assert {r["status"] for r in line_rows} == {"planned"}
+
+    subprocess.run([sys.executable, script, str(tmp_path), "live"], env=env, check=True, timeout=120)
+    rows = ledger(paths)
+    got = received(smtp, line)
+    assert set(got) == expected_recipients(rows) and set(got.values()) == {1}, got
+    assert [q.path for q in line.requests if q.path.startswith("/v2")].count("/v2/bot/message/multicast") == 2
+    statuses = Counter(r["status"] for r in rows if r["channel"] == "line" and r["decision"] == "send")
+    assert statuses == Counter({"already_sent" if point == "after_accept" else "sent": len(line_rows)})
+
+
+def test_a_multicast_whose_outcomes_were_recorded_in_part_is_not_sent_again(servers, tmp_path):
+    import duckdb as _duckdb
+
+    smtp, line = servers
+    paths = build(tmp_path, line_text=NOTICE)
+    run_day(paths, live_env(smtp, line), live=True)
+    first = received(smtp, line)
+    assert [d.messages[0]["text"] for d in line.delivered] == [NOTICE] * len(line.delivered)
+    # as if the process died after recording some of the multicast's outcomes: two are planned again
+    con = _duckdb.connect(str(paths["warehouse"]))
+    keys = [r[0] for r in con.execute("select idempotency_key from actions.action_ledger where channel = 'line' "
+                                      "and decision = 'send' order by 1 limit 2").fetchall()]
+    con.execute("update actions.action_ledger set status = 'planned' where idempotency_key in (select unnest(?))", [keys])
+    con.close()
+    run_day(paths, live_env(smtp, line), live=True)
+    assert received(smtp, line) == first                    # nobody twice: the batch's retry key got 409
+    statuses = {r["idempotency_key"]: r["status"] for r in ledger(paths) if r["idempotency_key"] in keys}
+    assert statuses == dict.fromkeys(keys, "already_sent")
+
+
 def test_a_campaign_whose_whole_window_lacks_consent_says_so(servers, tmp_path):
     import duckdb as _duckdb
 

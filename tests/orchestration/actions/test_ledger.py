@@ -34,7 +34,9 @@ def test_a_first_layout_ledger_is_carried_over_whole(tmp_path):
 def test_a_ledger_keyed_by_an_index_is_rebuilt_without_it_and_keeps_every_row(tmp_path):
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
     con.execute("create schema actions")
-    con.execute(f"create table {ledger.LEDGER_TABLE} ({ledger._COLUMNS}, "
+    before_batches = ledger._COLUMNS.replace(",\n    send_batch          varchar", "")
+    assert "send_batch" not in before_batches
+    con.execute(f"create table {ledger.LEDGER_TABLE} ({before_batches}, "
                 "primary key (campaign, action_date, customer_key, step))")
     con.execute(f"insert into {ledger.LEDGER_TABLE} (campaign, action_date, customer_key, step, decision, "
                 "idempotency_key, status, recorded_at) values ('c', ?, 'k1', 'a', 'send', 'c:a:k1', 'sent', ?)",
@@ -42,7 +44,8 @@ def test_a_ledger_keyed_by_an_index_is_rebuilt_without_it_and_keeps_every_row(tm
     ledger.ensure_ledger(con)
     assert not con.execute("select count(*) from duckdb_constraints() where table_name = 'action_ledger' "
                            "and constraint_type = 'PRIMARY KEY'").fetchone()[0]
-    assert con.execute(f"select customer_key, status from {ledger.LEDGER_TABLE}").fetchall() == [("k1", "sent")]
+    assert con.execute(f"select customer_key, status, send_batch from {ledger.LEDGER_TABLE}").fetchall() == [
+        ("k1", "sent", None)]
     ledger.record_decisions(con, "c", "mail", DAY, [ledger.LedgerEntry("k1", "holdout", step="a")])
     assert con.execute(f"select count(*), min(decision) from {ledger.LEDGER_TABLE}").fetchone() == (1, "send")
 
