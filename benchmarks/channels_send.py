@@ -15,6 +15,9 @@ arrive exactly once?
   in this process, sharing the GIL with the channel) so the client's figure is the channel's.
 - ``line_low``: the same at a limit the machine can surely carry (200/s), to show the throttle
   itself reaches the limit.
+- ``line_mc``: LINE multicast: identical messages, batches of 500 recipients (as the action layer
+  records them, ``assign_batches``), at LINE's multicast limit, 200 requests/s per channel
+  (``channels.line.multicast_rate_per_second``): 100,000 messages/s at the limit.
 - ``webhook``: :class:`WebhookChannel` (Slack format) at Slack's 1 message/s per webhook against
   the local webhook server enforcing it.
 
@@ -42,7 +45,7 @@ import time
 import logging
 import urllib.request
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,10 +82,12 @@ class Run:
     load_after: tuple[float, float, float]
     cpu_seconds: float  # CPU time of this process (the channel; the server too when in a thread)
     note: str = ""
+    per_request: int = 1  # recipients per request (LINE multicast: 500); the limit counts requests
 
     @property
     def achieved(self) -> float:
-        return (self.n - 1) / self.seconds if self.seconds > 0 else float("inf")
+        """Requests per second (messages, but for multicast)."""
+        return (self.n // self.per_request - 1) / self.seconds if self.seconds > 0 else float("inf")
 
     @property
     def ratio(self) -> float:
@@ -170,6 +175,29 @@ def bench_line(rate: float, seconds: float, concurrency: int, server: str, label
                f"push, {concurrency} workers, server in a {server}")
 
 
+def bench_line_multicast(rate: float, seconds: float, concurrency: int) -> Run:
+    """Identical messages, 500 recipients a request, at LINE's multicast limit (200 requests/s)."""
+    requests_n = max(2, round(rate * seconds) + 1)
+    n = requests_n * 500
+    messages = [OutboundMessage(f"line_mc:-:20261202:c{i}", "line_mc", f"c{i}", user_id_for(f"c{i}"),
+                                "年末年始の配送スケジュールのお知らせです。")
+                for i in range(n)]
+    settings = LineSettings(multicast_rate_per_second=rate, concurrency=concurrency)
+    with tempfile.TemporaryDirectory() as tmp, _LineProcess() as srv:
+        ch = LineChannel(settings, TOKEN, outbox=Path(tmp), api_base=srv.url)
+        batch_of = ch.assign_batches(messages)  # what the action layer records before sending
+        messages = [replace(m, send_batch=batch_of[m.idempotency_key]) for m in messages]
+        before = _load()
+        elapsed, statuses, cpu = _timed(ch, messages)
+        after = _load()
+        delivered = srv.delivered()
+    pairs = Counter((d["user_id"], d["retry_key"]) for d in delivered)
+    if pairs and max(pairs.values()) > 1:
+        raise SystemExit("line_mc: a user received one multicast twice")
+    return Run("line_mc", rate, n, elapsed, len(delivered), -1, statuses, before, after, cpu,
+               f"multicast, 500 recipients a request, {concurrency} workers, server in a process", per_request=500)
+
+
 def bench_webhook(rate: float, seconds: float) -> Run:
     n = max(2, round(rate * seconds) + 1)
     messages = [OutboundMessage(f"bench_alert:-:20261202:c{i}", "bench_alert", f"c{i}", "callcenter",
@@ -190,30 +218,34 @@ def report(run: Run) -> None:
     ok = run.statuses.get("sent", 0)
     once = "yes" if run.received == ok == run.n else "NO"
     print(f"{run.channel:<9} {run.limit:>7g} {run.n:>6} {run.seconds:>8.2f} {run.achieved:>9.1f} "
+          f"{run.achieved * run.per_request:>10.0f} "
           f"{run.ratio:>6.3f} {run.received:>9} {once:>5} {refused:>8} {1000 * run.cpu_seconds / run.n:>7.2f}  "
           f"{dict(run.statuses)}  load {run.load_before} -> {run.load_after}  ({run.note})", flush=True)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--only", nargs="+", choices=["mail", "line", "line_low", "webhook"],
-                    default=["mail", "line", "line_low", "webhook"])
+    ap.add_argument("--only", nargs="+", choices=["mail", "line", "line_low", "line_mc", "webhook"],
+                    default=["mail", "line", "line_low", "line_mc", "webhook"])
     ap.add_argument("--seconds", type=float, default=6.0, help="length of each run at the limit")
     ap.add_argument("--mail-rate", type=float, default=MailSettings().rate_per_second)
     ap.add_argument("--line-rate", type=float, default=LineSettings().rate_per_second)
     ap.add_argument("--line-low-rate", type=float, default=200.0)
+    ap.add_argument("--line-mc-rate", type=float, default=LineSettings().multicast_rate_per_second)
     ap.add_argument("--line-concurrency", type=int, default=LineSettings().concurrency)
     ap.add_argument("--line-server", choices=["process", "thread"], default="process")
     ap.add_argument("--webhook-rate", type=float, default=WebhookSettings().rate_per_second)
     args = ap.parse_args()
     print(f"{os.cpu_count()} CPUs, load {_load()}, Python {sys.version.split()[0]}")
-    print(f"{'channel':<9} {'limit/s':>7} {'msgs':>6} {'seconds':>8} {'achieved':>9} {'ratio':>6} "
+    print(f"{'channel':<9} {'limit/s':>7} {'msgs':>6} {'seconds':>8} {'req/s':>9} {'msgs/s':>10} {'ratio':>6} "
           f"{'received':>9} {'once':>5} {'refused':>8} {'cpu ms':>7}  statuses")
     for name in args.only:
         if name == "mail":
             report(bench_mail(args.mail_rate, args.seconds))
         elif name == "line":
             report(bench_line(args.line_rate, args.seconds, args.line_concurrency, args.line_server, "line"))
+        elif name == "line_mc":
+            report(bench_line_multicast(args.line_mc_rate, args.seconds, args.line_concurrency))
         elif name == "line_low":
             report(bench_line(args.line_low_rate, args.seconds, args.line_concurrency, args.line_server, "line_low"))
         else:
