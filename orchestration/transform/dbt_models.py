@@ -40,7 +40,8 @@ class TeikiDbtTranslator(DagsterDbtTranslator):
         # A seed has no upstream, so Dagster would give it a dbt step of its own, ahead of the raw
         # load: ~10 s of dbt start-up for a 0.2 s load. Placing it after the raw tables (which
         # it is only ever used with) keeps it in the main dbt step. The same holds for the
-        # staging model of the action ledger, whose writers (the campaigns) run after dbt.
+        # staging model of the action ledger, whose writers (the campaigns) run after dbt, and
+        # for the on-site offer events' staging model.
         read = {dep for node in manifest["nodes"].values() for dep in node["depends_on"].get("nodes", [])}
         raw_tables = [
             dg.AssetKey([source["source_name"], source["name"]])
@@ -48,11 +49,15 @@ class TeikiDbtTranslator(DagsterDbtTranslator):
             # raw tables some model reads; not model_params, which is downstream of the models
             if uid in read and source["source_name"].startswith("raw_")
         ]
-        return spec.merge_attributes(deps=raw_tables)
+        already = {dep.asset_key for dep in spec.deps}
+        return spec.merge_attributes(deps=[key for key in raw_tables if key not in already])
 
 
 # Sources written by Teiki downstream of the dbt models: no asset materializes them before dbt.
 WRITTEN_AFTER_DBT = ("actions",)
+# Teiki's own raw table, loaded beside the carts' but independent of them: a model reading only
+# it would get a dbt step of its own, ahead of the cart loads.
+LOADED_BESIDE_THE_CARTS = ("raw_onsite",)
 
 
 def _has_no_upstream_asset(manifest: Mapping[str, Any], unique_id: str) -> bool:
@@ -63,7 +68,8 @@ def _has_no_upstream_asset(manifest: Mapping[str, Any], unique_id: str) -> bool:
         return False
     deps = node["depends_on"].get("nodes", [])
     return bool(deps) and all(
-        dep in manifest["sources"] and manifest["sources"][dep]["source_name"] in WRITTEN_AFTER_DBT
+        dep in manifest["sources"]
+        and manifest["sources"][dep]["source_name"] in WRITTEN_AFTER_DBT + LOADED_BESIDE_THE_CARTS
         for dep in deps)
 
 

@@ -65,13 +65,14 @@ def prepare_manifest(settings: Settings | None = None) -> None:
 
 MODEL_PARAMS_SOURCE = "model_params"  # a dbt source written by Teiki itself, not a cart
 ACTIONS_SOURCE = "actions"            # the action ledger (orchestration/actions/ledger.py), likewise
-TEIKI_WRITTEN_SOURCES = (MODEL_PARAMS_SOURCE, ACTIONS_SOURCE)
+ONSITE_SOURCE = "onsite"              # the on-site offer service's events (connectors/onsite_offers/)
+TEIKI_WRITTEN_SOURCES = (MODEL_PARAMS_SOURCE, ACTIONS_SOURCE, ONSITE_SOURCE)
 
 
 def manifest_sources(manifest: Path = MANIFEST) -> set[str] | None:
     """The sources a manifest was parsed for, read from its enabled staging models
-    (stg_<source>__<entity>; not stg_model_params__* nor stg_actions__*, tables Teiki writes itself,
-    always there);
+    (stg_<source>__<entity>; not stg_model_params__*, stg_actions__* nor stg_onsite__*, tables Teiki
+    writes itself, always there);
     None when there is no readable manifest."""
     try:
         nodes = json.loads(manifest.read_text(encoding="utf-8"))["nodes"]

@@ -63,12 +63,9 @@ open_payment_failures as (
 
 offers_received as (
 
-    -- Hook: offers the customer received (accepted) recently. No offer-event model reads
-    -- raw_onsite.offer_events yet, so this is empty; join an int_ model on it once one exists.
-    select
-        cast(null as varchar) as customer_key,
-        cast(null as date) as received_date
-    where false
+    -- Offers the customer accepted on the site (the decision service's events).
+    select customer_key, received_date
+    from {{ ref('int_customers__onsite_offers_received') }}
 
 ),
 
