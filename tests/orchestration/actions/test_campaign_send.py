@@ -123,6 +123,17 @@ def test_quiet_hours_keep_live_messages_planned_until_they_end(servers, tmp_path
 KILL_POINTS = ["after_planning", "mid_batch", "after_accept"]
 
 
+def _kill_when_reached(gate, script: str, root: Path, env: dict) -> None:
+    """Run a live day in its own process and SIGKILL it the moment it reaches the server's gate."""
+    proc = subprocess.Popen([sys.executable, script, str(root), "live"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert gate.reached.wait(60), proc.communicate(timeout=5)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+
+
 @pytest.mark.parametrize("channel", ["mail", "line"])
 @pytest.mark.parametrize("point", KILL_POINTS)
 def test_killed_at_every_step_each_message_arrives_exactly_once(servers, tmp_path, channel, point):
@@ -140,13 +151,7 @@ def test_killed_at_every_step_each_message_arrives_exactly_once(servers, tmp_pat
             gate = smtp.gate("mail" if point == "mid_batch" else "accepted", nth)
         else:
             gate = line.gate("request" if point == "mid_batch" else "accepted", nth)
-        proc = subprocess.Popen([sys.executable, script, str(tmp_path), "live"], env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        try:
-            assert gate.reached.wait(60), proc.communicate(timeout=5)
-        finally:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait(timeout=30)
+        _kill_when_reached(gate, script, tmp_path, env)
         gate.drop() if point == "mid_batch" else gate.open()
         assert server is not None
     before = ledger(paths)
@@ -177,13 +182,7 @@ def test_a_multicast_killed_before_or_after_acceptance_arrives_exactly_once(serv
     env = {**os.environ, **live_env(smtp, line), "PYTHONPATH": str(REPO)}
     script = str(Path(__file__).parent / "campaign_world.py")
     gate = line.gate("request" if point == "request_held" else "accepted", 1)
-    proc = subprocess.Popen([sys.executable, script, str(tmp_path), "live"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        assert gate.reached.wait(60), proc.communicate(timeout=5)
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
+    _kill_when_reached(gate, script, tmp_path, env)
     gate.drop() if point == "request_held" else gate.open()
     line_rows = [r for r in ledger(paths) if r["channel"] == "line" and r["decision"] == "send"]
     assert len(line_rows) >= 2 and len({r["send_batch"] for r in line_rows}) == 1   # recorded before the request
