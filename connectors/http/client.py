@@ -153,7 +153,7 @@ class HttpClient:
         self.default_headers = dict(default_headers or {})
         if session is None:
             # requests reads the environment (proxy variables, no_proxy, the CA bundle, ~/.netrc)
-            # again on every request when trust_env is on: 1.4 ms of a LINE push's 2.6. Read once
+            # again on every request when trust_env is on (about 0.45 ms of CPU a LINE push). Read once
             # per host instead (:meth:`_environment_for`); ~/.netrc is never read: every
             # provider's credentials come from Teiki's own settings.
             session = requests.Session()

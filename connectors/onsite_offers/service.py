@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import gc
 import hashlib
 import hmac
 import json
@@ -24,8 +23,7 @@ import secrets
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import nullcontext
 from datetime import date, datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -33,6 +31,7 @@ from typing import Callable
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
+from connectors.gc_pause import cycle_collector_paused
 from connectors.onsite_offers.eligibility import EligibilityFileError, Offer, load_eligibility
 from connectors.onsite_offers.events import Decision, EventLog
 
@@ -108,8 +107,9 @@ class OfferService:
         in_watcher = threading.current_thread() is self._watcher
         try:
             # From the watcher thread, pause often: requests keep their latency during a reload;
-            # and keep the cycle collector out of it (below).
-            with _collector_paused(in_watcher):
+            # and keep the cycle collector out of it (a request's p99 during a reload went to 97 ms),
+            # freezing the loaded offers out of later collections.
+            with cycle_collector_paused(freeze=True) if in_watcher else nullcontext():
                 offers = load_eligibility(self.eligibility_path,
                                           pause=(lambda: time.sleep(0.002)) if in_watcher else None)
         except EligibilityFileError as exc:
@@ -340,26 +340,6 @@ def make_handler(service: OfferService) -> type[BaseHTTPRequestHandler]:
             self._send(200, service.accept(body["token"]))
 
     return Handler
-
-
-@contextmanager
-def _collector_paused(active: bool) -> Iterator[None]:
-    """While a reload builds 100,000 offers, Python's cycle collector would walk every live
-    object at each allocation burst, holding the interpreter lock for tens of milliseconds (a
-    request's p99 during a reload went to 97 ms). Paused for the load; afterwards the loaded
-    offers are frozen out of every later collection (gc.freeze): they hold no cycles and are
-    freed by reference counting when the next reload replaces them."""
-    if not active:
-        yield
-        return
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        if was_enabled:
-            gc.enable()
 
 
 def _release_gradually(previous: dict, grace_seconds: float = 1.0, chunk: int = 2000) -> None:

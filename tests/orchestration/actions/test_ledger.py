@@ -50,7 +50,7 @@ def test_a_ledger_keyed_by_an_index_is_rebuilt_without_it_and_keeps_every_row(tm
     assert con.execute(f"select count(*), min(decision) from {ledger.LEDGER_TABLE}").fetchone() == (1, "send")
 
 
-def test_a_day_of_every_campaign_is_one_transaction(tmp_path):
+def test_a_repeated_customer_in_any_campaign_writes_nothing_of_the_day(tmp_path):
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
     good = [ledger.LedgerEntry("k1", "treatment")]
     repeated = [ledger.LedgerEntry("k2", "treatment"), ledger.LedgerEntry("k2", "holdout")]
