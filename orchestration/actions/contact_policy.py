@@ -20,7 +20,12 @@ customer get it" is one query on ``actions.action_ledger``. The rules, in the or
 
 Quiet hours (no mail or LINE 21:00-08:00 in the business time zone unless the campaign allows
 it) do not change a decision: a message decided in quiet hours stays ``planned`` and is sent by
-the first run after they end (orchestration/actions/sender.py).
+the first run after they end (orchestration/actions/runner.py).
+
+On-site offers (the decision service, connectors/onsite_offers) are decided by their own
+eligibility mart and recorded in the same ledger (orchestration/actions/onsite_ledger.py). They
+are pulled, not pushed: the customer came to the page, so they do not count towards the cap, but a
+monetary one counts for offer spacing like any other (:data:`PULL_CHANNELS`).
 
 A customer a campaign step already chose (either arm) is not a candidate again for that step
 until the campaign's ``repeat_after_days`` have passed (never, by default): that is the
@@ -56,6 +61,9 @@ DECISIONS = (SEND, HOLDOUT, GLOBAL_CONTROL, NO_CONSENT, EXCLUDED_BY_PRIORITY, CA
 # offer spacing and priority.
 CHOSEN = (SEND, HOLDOUT)
 _ARMS = {SEND: "treatment", HOLDOUT: "holdout"}
+# Channels whose contacts the customer started (an offer shown on the page they opened): not
+# counted towards the global cap; their monetary offers still count for offer spacing.
+PULL_CHANNELS = frozenset({"onsite"})
 
 # channel -> (consent column, address column) of an audience row
 CONSENT_COLUMNS = {
@@ -161,10 +169,14 @@ class ContactHistory:
     chosen_today: dict[str, str] = field(default_factory=dict)   # customer -> campaign
 
     @classmethod
-    def from_rows(cls, rows: Iterable[tuple[str, str, date, bool]], day: date) -> "ContactHistory":
-        """rows: (customer_key, campaign, action_date, monetary_offer) of chosen decisions."""
+    def from_rows(cls, rows: Iterable[tuple[str, str, date, bool, str | None]], day: date) -> "ContactHistory":
+        """rows: (customer_key, campaign, action_date, monetary_offer, channel) of chosen decisions."""
         history = cls()
-        for customer_key, campaign, action_date, monetary in rows:
+        for customer_key, campaign, action_date, monetary, channel in rows:
+            if channel in PULL_CHANNELS:
+                if monetary:
+                    history.offers[customer_key].append(action_date)
+                continue
             history.contacts[customer_key].append(action_date)
             if monetary:
                 history.offers[customer_key].append(action_date)

@@ -13,9 +13,13 @@ one query. One row per (campaign, action_date, customer_key, step):
   committed the moment a channel starts transmitting a message it cannot take back (SMTP after
   DATA); the outcome (sent, already_sent, dry_run, failed, rejected, dropped) replaces it as soon
   as the provider answered; ``send_batch`` names the one request several messages go out in (LINE
-  multicast), recorded before it is made. A re-run sends ``planned`` rows again with the same idempotency key,
-  and ``in_doubt`` rows only through channels whose provider deduplicates by that key (LINE's
-  X-Line-Retry-Key); an ``in_doubt`` mail is left for a person to check, never sent twice.
+  multicast), recorded before it is made;
+- ``accepted_at``: when the customer took the offer (an on-site offer's 受け取る:
+  orchestration/actions/onsite_ledger.py, which also records the on-site decisions themselves).
+
+A re-run sends ``planned`` rows again with the same idempotency key, and ``in_doubt`` rows only
+through channels whose provider deduplicates by that key (LINE's X-Line-Retry-Key); an
+``in_doubt`` mail is left for a person to check, never sent twice.
 
 Decisions are written once: a re-run of a day keeps the recorded ones and decides only
 customers without a row. The call-center list is the exception (its day's list is a file
@@ -56,13 +60,15 @@ _COLUMNS = """
     recorded_at         timestamp not null,
     outcome_at          timestamp,
     run_id              varchar,
-    send_batch          varchar
+    send_batch          varchar,
+    accepted_at         timestamp
 """
 # One row per (campaign, action_date, customer_key, step), kept by the one writer (this module:
 # a batch is checked for repeats, and an anti-join in the insert's own transaction keeps rows
 # already recorded) rather than by a primary key: DuckDB's index on four text columns made a
 # day's commit of 200,000 decisions take seconds (its index is rebuilt at every checkpoint).
 _KEY = ("campaign", "action_date", "customer_key", "step")
+_DECLARED = tuple(line.split()[0] for line in _COLUMNS.strip().splitlines())
 _INSERT_COLUMNS = ("campaign", "action_date", "customer_key", "step", "source", "customer_id",
                    "subscription_id", "channel", "arm", "decision", "reason", "offer_code",
                    "monetary_offer", "idempotency_key", "status", "recorded_at", "run_id")
@@ -99,7 +105,7 @@ def ensure_ledger(con: duckdb.DuckDBPyConnection) -> None:
         "where table_schema = 'actions' and table_name = 'action_ledger'").fetchall()}
     if "step" not in columns:
         _migrate_from_first_layout(con)
-    elif "send_batch" not in columns or con.execute(
+    elif set(_DECLARED) - columns or con.execute(
             "select count(*) from duckdb_constraints() where schema_name = 'actions' "
             "and table_name = 'action_ledger' and constraint_type = 'PRIMARY KEY'").fetchone()[0]:
         kept = ", ".join(sorted(columns))
@@ -133,10 +139,12 @@ def _migrate_from_first_layout(con: duckdb.DuckDBPyConnection) -> None:
 
 def _ledger_exists(con: duckdb.DuckDBPyConnection) -> bool:
     # No DDL here, so a read-only connection can ask too; no ledger yet means nobody contacted.
+    # fetchall, not fetchone: DuckDB 2 leaves a catalog query's result open after fetchone, and
+    # the next register() on the connection fails ("unfinished result").
     return bool(con.execute(
         "select count(*) from information_schema.tables "
         "where table_schema = 'actions' and table_name = 'action_ledger'"
-    ).fetchone()[0])
+    ).fetchall()[0][0])
 
 
 def contacted_recently(
@@ -167,12 +175,12 @@ def last_listed_dates(con: duckdb.DuckDBPyConnection, channel: str, action_date:
 
 
 def chosen_history(con: duckdb.DuckDBPyConnection, since: date, until: date) -> list[tuple]:
-    """(customer_key, campaign, action_date, monetary_offer) of every chosen decision (either
-    arm) in [since, until]: what caps, offer spacing and priority look at."""
+    """(customer_key, campaign, action_date, monetary_offer, channel) of every chosen decision
+    (either arm) in [since, until]: what caps, offer spacing and priority look at."""
     if not _ledger_exists(con):
         return []
     return con.execute(
-        f"""select customer_key, campaign, action_date, monetary_offer from {LEDGER_TABLE}
+        f"""select customer_key, campaign, action_date, monetary_offer, channel from {LEDGER_TABLE}
             where arm is not null and action_date between ? and ?
             order by action_date, recorded_at""", [since, until]).fetchall()
 
@@ -270,6 +278,26 @@ def record_batches(con: duckdb.DuckDBPyConnection, batch_of: Mapping[str, str]) 
                         where {LEDGER_TABLE}.idempotency_key = b.key""")
     finally:
         con.unregister("_ledger_batches")
+
+
+def record_acceptances(con: duckdb.DuckDBPyConnection, campaign: str,
+                       accepted: Sequence[tuple[str, str, datetime]]) -> int:
+    """Set ``accepted_at`` of a campaign's treatment rows from (customer_id, step, accepted at),
+    in one statement; a row keeps the first acceptance recorded. Returns the rows updated."""
+    if not accepted or not _ledger_exists(con):
+        return 0
+    con.register("_ledger_accepted", {
+        "customer_id": np.array([a[0] for a in accepted], dtype=object),
+        "step": np.array([a[1] for a in accepted], dtype=object),
+        "accepted_at": np.array([a[2] for a in accepted], dtype="datetime64[us]")})
+    try:
+        return con.execute(
+            f"""update {LEDGER_TABLE} set accepted_at = a.accepted_at from _ledger_accepted as a
+                where {LEDGER_TABLE}.campaign = ? and {LEDGER_TABLE}.arm = 'treatment'
+                    and {LEDGER_TABLE}.customer_id = a.customer_id and {LEDGER_TABLE}.step = a.step
+                    and {LEDGER_TABLE}.accepted_at is null""", [campaign]).fetchone()[0]
+    finally:
+        con.unregister("_ledger_accepted")
 
 
 def mark_status(con: duckdb.DuckDBPyConnection, key: str, status: str,

@@ -48,30 +48,41 @@ def test_higher_priority_campaign_wins_the_customer_for_the_day():
 
 
 def test_global_cap_counts_earlier_contacts_in_the_window_and_today():
-    history = ContactHistory.from_rows([("k", "x", DAY - timedelta(days=6), False),
-                                        ("k", "y", DAY - timedelta(days=7), False)], DAY)
+    history = ContactHistory.from_rows([("k", "x", DAY - timedelta(days=6), False, "mail"),
+                                        ("k", "y", DAY - timedelta(days=7), False, "mail")], DAY)
     policy = ContactPolicySettings(max_contacts=2, cap_window_days=7)
     out = by_key(decide([rules("a", 90), rules("b", 80)], {"a": [cand("a", "k")], "b": [cand("b", "k2")]},
                         history, DAY, policy))
     # one contact inside the 7-day window (day-6); day-7 is outside: a second one is allowed
     assert out[("a", "k")].decision == "send"
-    history2 = ContactHistory.from_rows([("k", "x", DAY - timedelta(days=1), False),
-                                         ("k", "y", DAY - timedelta(days=2), False)], DAY)
+    history2 = ContactHistory.from_rows([("k", "x", DAY - timedelta(days=1), False, "mail"),
+                                         ("k", "y", DAY - timedelta(days=2), False, "mail")], DAY)
     out2 = decide([rules("a")], {"a": [cand("a", "k")]}, history2, DAY, policy)
     assert out2[0].decision == "capped" and "cap 2" in out2[0].reason
 
 
 def test_one_monetary_offer_per_spacing_days():
-    history = ContactHistory.from_rows([("k", "old", DAY - timedelta(days=10), True)], DAY)
+    history = ContactHistory.from_rows([("k", "old", DAY - timedelta(days=10), True, "mail")], DAY)
     policy = ContactPolicySettings(max_contacts=9, offer_spacing_days=30)
     out = by_key(decide([rules("coupon", monetary_offer=True), rules("info", 10)],
                         {"coupon": [cand("coupon", "k")], "info": [cand("info", "k")]},
                         history, DAY, policy))
     assert out[("coupon", "k")].decision == "offer_spacing"
     assert out[("info", "k")].decision == "send"          # no offer: spacing does not apply
-    far = ContactHistory.from_rows([("k", "old", DAY - timedelta(days=30), True)], DAY)
+    far = ContactHistory.from_rows([("k", "old", DAY - timedelta(days=30), True, "mail")], DAY)
     assert decide([rules("coupon", monetary_offer=True)], {"coupon": [cand("coupon", "k")]}, far, DAY,
                   policy)[0].decision == "send"
+
+
+def test_on_site_offers_count_for_offer_spacing_but_not_for_the_cap():
+    # The customer opened the page: an offer shown there is no outbound contact, but it is an offer.
+    rows = [("k", "onsite_pinpoint_offer", DAY - timedelta(days=d), True, "onsite") for d in (1, 2, 3)]
+    policy = ContactPolicySettings(max_contacts=2, cap_window_days=7, offer_spacing_days=30)
+    out = by_key(decide([rules("coupon", 90, monetary_offer=True), rules("info", 10)],
+                        {"coupon": [cand("coupon", "k")], "info": [cand("info", "k")]},
+                        ContactHistory.from_rows(rows, DAY), DAY, policy))
+    assert out[("coupon", "k")].decision == "offer_spacing"
+    assert out[("info", "k")].decision == "send"          # three on-site offers, yet not capped
 
 
 def test_capacity_takes_the_highest_priority_scores_first():
@@ -91,7 +102,7 @@ def test_holdout_is_stable_and_near_its_share_and_counts_towards_caps():
     assert all(d.arm == "holdout" for d in held)
     # a held-out customer is "chosen" for the day: a lower campaign cannot take them
     k = held[0].candidate.customer_key
-    history = ContactHistory.from_rows([(k, "c", DAY, False)], DAY)
+    history = ContactHistory.from_rows([(k, "c", DAY, False, "mail")], DAY)
     again = decide([rules("other", 1)], {"other": [cand("other", k)]}, history, DAY, ContactPolicySettings())
     assert again[0].decision == "excluded_by_priority"
 
