@@ -207,6 +207,7 @@ final as (
         status,
         offer_code,
         monetary_offer,
+        accepted_at,
         is_first_contact,
         is_subscription_contact,
         case when is_subscription_contact then 'next_delivery' else 'reorder' end as outcome_kind,

@@ -29,7 +29,8 @@ final as (
         cast(status as varchar) as status,
         cast(recorded_at as timestamp) as recorded_at,
         cast(outcome_at as timestamp) as outcome_at,
-        cast(run_id as varchar) as run_id
+        cast(run_id as varchar) as run_id,
+        cast(accepted_at as timestamp) as accepted_at
 
     from ledger
 
