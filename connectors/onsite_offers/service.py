@@ -37,6 +37,7 @@ from connectors.onsite_offers.events import Decision, EventLog
 
 BUSINESS_TZ = ZoneInfo("Asia/Tokyo")
 PAGES = frozenset({"faq", "contact", "cancel"})
+CALL_CENTER = "call_center"  # the "page" of an acceptance the call center records
 MAX_SKEW_SECONDS = 300
 MAX_BODY_BYTES = 4096
 MIN_SECRET_LENGTH = 16
@@ -199,10 +200,11 @@ class OfferService:
         reason = None
         if offer is None:
             reason = "not_eligible"
-        elif offer.holdout:
-            reason = "holdout"
         elif not offer.in_window(today):
             reason = "outside_window"
+        elif offer.holdout:
+            # Only in the window, as a shown offer is: the held-out arm is the same visitors.
+            reason = "holdout"
         elif self._is_accepted(customer_id, offer.window_id):
             reason = "already_accepted"
         if reason:
@@ -237,6 +239,26 @@ class OfferService:
 
     def _is_accepted(self, customer_id: str, window_id: str) -> bool:
         return (customer_id, window_id) in self._accepted_cache
+
+    def accept_for_customer(self, customer_id: str) -> dict:
+        """The call center records that a caller took the offer of their window (a request the
+        shop's or call center's server signed for page ``call_center``). Held out, outside the
+        window or without an offer: refused, and logged like a page visit, so the held-out arm
+        counts callers as the treated one does."""
+        offer = self.offers.get(customer_id)
+        today = self.today()
+        reason = ("not_eligible" if offer is None else "outside_window" if not offer.in_window(today)
+                  else "holdout" if offer.holdout else None)
+        if reason:
+            self.events.record(self._decision("not_shown", reason, customer_id, CALL_CENTER, offer))
+            raise RequestError(404 if offer is None else 409, {
+                "not_eligible": "no offer for this customer", "outside_window": "outside the offer's window",
+                "holdout": "held out: the offer is not given to this customer"}[reason])
+        d = Decision(self.clock(), today, "accepted", None, customer_id, CALL_CENTER, offer.offer_id,
+                     offer.window_id)
+        new = self.events.accept(d, f"{CALL_CENTER}:{secrets.token_hex(8)}")
+        self._accepted_cache.add((customer_id, offer.window_id))
+        return {"accepted": True, "offer_id": offer.offer_id, "already_accepted": not new}
 
     def accept(self, token: object) -> dict:
         claims = self.read_token(token)
@@ -335,6 +357,14 @@ def make_handler(service: OfferService) -> type[BaseHTTPRequestHandler]:
                 body = json.loads(raw)
             except ValueError:
                 raise RequestError(400, "body must be JSON") from None
+            if isinstance(body, dict) and body.get("by") == CALL_CENTER and "token" not in body:
+                customer_id = body.get("customer_id")
+                if not isinstance(customer_id, str) or not _CUSTOMER_ID.match(customer_id):
+                    raise RequestError(400, "customer_id missing or invalid")
+                service.verify_request(customer_id, CALL_CENTER, self.headers.get("X-Teiki-Signature"),
+                                       self.headers.get("X-Teiki-Timestamp"))
+                self._send(200, service.accept_for_customer(customer_id))
+                return
             if not isinstance(body, dict) or "token" not in body:
                 raise RequestError(400, "token missing")
             self._send(200, service.accept(body["token"]))

@@ -96,6 +96,14 @@ class Service:
         return self.request("POST", "/v1/accept", body=json.dumps({"token": token}).encode(),
                             headers={"Content-Type": "application/json"}, conn=conn)
 
+    def accept_by_call_center(self, customer_id: str, *, secret: str = SECRET) -> tuple[int, dict | None]:
+        ts = str(int(time.time()))
+        return self.request("POST", "/v1/accept",
+                            body=json.dumps({"customer_id": customer_id, "by": "call_center"}).encode(),
+                            headers={"Content-Type": "application/json", "X-Teiki-Timestamp": ts,
+                                     "X-Teiki-Signature": request_signature(secret.encode(), customer_id,
+                                                                            "call_center", ts)})
+
     def request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None,
                 conn: http.client.HTTPConnection | None = None) -> tuple[int, dict | None]:
         own = conn is None

@@ -130,6 +130,29 @@ def test_accept_and_the_same_offer_all_window(service, tmp_path):
     con.close()
 
 
+def test_the_call_center_records_an_acceptance_for_a_caller(service):
+    # A caller who never opened the page takes the offer on the phone: recorded, and the page
+    # then shows nothing more in this window.
+    assert service.accept_by_call_center("starts-today") == (
+        200, {"accepted": True, "offer_id": "gift", "already_accepted": False})
+    assert service.accept_by_call_center("starts-today")[1]["already_accepted"] is True
+    assert service.get_offer("starts-today", "faq")[0] == 204
+    # Held out, outside the window, no offer: refused, and logged like a visit (the held-out arm
+    # counts callers as the treated one does); a bad signature is not a decision.
+    assert service.accept_by_call_center("held-out") == (
+        409, {"error": "held out: the offer is not given to this customer"})
+    assert service.accept_by_call_center("starts-tomorrow")[0] == 409
+    assert service.accept_by_call_center("nobody")[0] == 404
+    assert service.accept_by_call_center("starts-today", secret="another-secret-0123456789")[0] == 401
+    assert _events(service) == [
+        ("accepted", None, "starts-today", "call_center", "gift"),
+        ("not_shown", "already_accepted", "starts-today", "faq", "gift"),
+        ("not_shown", "holdout", "held-out", "call_center", "gift"),
+        ("not_shown", "outside_window", "starts-tomorrow", "call_center", "gift"),
+        ("not_shown", "not_eligible", "nobody", "call_center", None),
+    ]
+
+
 def test_keep_alive_connection_serves_many_requests(service):
     conn = service.connection()
     for _ in range(50):
