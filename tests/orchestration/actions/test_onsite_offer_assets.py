@@ -69,3 +69,45 @@ def test_events_asset_without_file_loads_nothing_then_loads_incrementally(tmp_pa
     assert [r[1] for r in rows] == ["not_shown"] * 3 + ["accepted"]
     assert rows[0][3] == datetime(2026, 12, 1, 3, 0)
     assert cursor == "4"
+
+
+def test_events_go_into_the_action_ledger_once_per_window_with_acceptances(tmp_path):
+    wh = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(wh)) as con:  # the identity table of the last dbt build
+        con.execute("create schema intermediate; create table intermediate.int_customers__identity as "
+                    "select * from (values ('csv', '7', 'csv:1'), ('csv', '1', 'csv:1')) "
+                    "t(source, customer_id, customer_key)")
+    log = EventLog(tmp_path / "onsite" / "events.sqlite")
+    at = datetime(2026, 12, 1, 3, 0, tzinfo=timezone.utc)
+    day, next_day = date(2026, 12, 1), date(2026, 12, 2)
+    log.record(Decision(at, day, "not_shown", "not_eligible", "5", "faq", None, None))
+    log.record(Decision(at, day, "not_shown", "outside_window", "7", "faq", "gift", "csv:S7:4"))
+    log.record(Decision(at, next_day, "shown", None, "7", "cancel", "gift", "csv:S7:4"))
+    log.record(Decision(at, next_day, "shown", None, "7", "faq", "gift", "csv:S7:4"))   # same window again
+    log.record(Decision(at, day, "not_shown", "holdout", "8", "contact", "gift", "csv:S8:4"))
+    log.record(Decision(at, next_day, "not_shown", "holdout", "8", "faq", "gift", "csv:S8:4"))
+    _run(tmp_path, ["raw_onsite/offer_events"])
+    log.accept(Decision(at, next_day, "accepted", None, "7", None, "gift", "csv:S7:4"), "t7")
+    log.record(Decision(at, next_day, "shown", None, "9", "faq", "gift", "csv:S9:4"))
+    log.accept(Decision(at, next_day, "accepted", None, "6", "call_center", "gift", "csv:S6:4"), "call_center:1")
+    log.close()
+    _run(tmp_path, ["raw_onsite/offer_events"])
+    _run(tmp_path, ["raw_onsite/offer_events"])  # nothing new: nothing recorded twice
+    with duckdb.connect(str(wh), read_only=True) as con:
+        rows = con.execute(
+            "select campaign, action_date, customer_key, customer_id, subscription_id, step, channel, arm, "
+            "decision, status, offer_code, monetary_offer, accepted_at is not null "
+            "from actions.action_ledger order by customer_id").fetchall()
+        reasons = dict(con.execute("select customer_id, reason from actions.action_ledger").fetchall())
+    assert reasons == {"6": "accepted through the call center", "7": "shown on the cancel page",
+                       "8": "held out at random: shown nothing", "9": "shown on the faq page"}
+    assert rows == [
+        ("onsite_pinpoint_offer", next_day, "csv:6", "6", "S6", "csv:S6:4", "onsite", "treatment", "send",
+         "sent", "gift", True, True),
+        ("onsite_pinpoint_offer", next_day, "csv:1", "7", "S7", "csv:S7:4", "onsite", "treatment", "send",
+         "sent", "gift", True, True),
+        ("onsite_pinpoint_offer", day, "csv:8", "8", "S8", "csv:S8:4", "onsite", "holdout", "holdout",
+         None, "gift", True, False),
+        ("onsite_pinpoint_offer", next_day, "csv:9", "9", "S9", "csv:S9:4", "onsite", "treatment", "send",
+         "sent", "gift", True, False),
+    ]
