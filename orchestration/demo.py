@@ -14,7 +14,9 @@ import time
 import dagster as dg
 import duckdb
 
+from connectors.onsite_offers.sample import sample as onsite_sample
 from orchestration.actions.ledger import day_counts
+from orchestration.actions.onsite_offers import eligibility_path
 from orchestration.definitions import defs
 from orchestration.settings import REPO_ROOT, load_settings
 
@@ -64,6 +66,13 @@ def main() -> int:
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
         campaigns = day_counts(con, settings.business_date())
     print(summary(elapsed, settings, tables, lists, kpi, flow, month, loyal, campaigns))
+    published = eligibility_path(settings)
+    if published.exists():
+        # The real decision service on the file just published (its own port, a throwaway events
+        # file): what the shop's cancel page would get. README "On-site offers" runs it for good.
+        print("\n" + onsite_sample(published))
+        print("  Run the service: TEIKI_ONSITE_SECRET=... .venv/bin/python -m connectors.onsite_offers.service "
+              f"--eligibility {published} --events {published.parent / 'events.sqlite'}")
     return 0
 
 
