@@ -32,7 +32,7 @@ EVALUATION_KEY = dg.AssetKey(["model_params", "churn_model_evaluation"])
 CALIBRATION_KEY = dg.AssetKey(["model_params", "churn_model_calibration"])
 CHECK_NAME = "churn_model_beats_flow_baseline"
 
-# The four tables, declared once: the DDL comes from here and tests/modeling/test_params_tables.py
+# The four tables, declared once: the DDL comes from here and tests/orchestration/modeling/test_params_tables.py
 # keeps them equal to the dbt source declaration. The three detail tables belong to a run
 # through its model_version.
 RUNS = ParamsTable("churn_model_runs", columns("""

@@ -2,7 +2,7 @@
 
 Every model asset (churn_hazard.py, sbg.py, repeat_buyers.py) declares its tables here once, as
 a :class:`ParamsTable` whose columns are the single declaration the DDL is generated from and
-that tests/modeling/test_params_tables.py compares with the dbt source declaration
+that tests/orchestration/modeling/test_params_tables.py compares with the dbt source declaration
 (dbt_project/models/staging/model_params/_model_params__sources.yml).
 
 One pattern for all of them:

@@ -44,7 +44,7 @@ PREDICTIONS_KEY = dg.AssetKey(["model_params", "repeat_buyer_predictions"])
 SUMMARY_KEY = dg.AssetKey(["intermediate", "int_customers__repeat_purchase_summary"])
 HOLDOUT_CHECK = "holdout_purchases_within_tolerance"
 
-# Declared once: the DDL comes from here and tests/modeling/test_params_tables.py keeps them equal
+# Declared once: the DDL comes from here and tests/orchestration/modeling/test_params_tables.py keeps them equal
 # to the dbt source declaration. One run per business date, history kept (params_writer.py).
 PARAMETERS = ParamsTable("repeat_buyer_parameters", columns("""
     fit_kind varchar not null,

@@ -26,7 +26,7 @@ from orchestration.settings import Settings
 
 SBG_PARAMETERS_KEY = dg.AssetKey(["model_params", "sbg_parameters"])
 
-# Declared once: the DDL comes from here and tests/modeling/test_params_tables.py keeps it equal
+# Declared once: the DDL comes from here and tests/orchestration/modeling/test_params_tables.py keeps it equal
 # to the dbt source declaration. One run per business date, history kept (params_writer.py).
 SBG_PARAMETERS = ParamsTable("sbg_parameters", columns("""
     source varchar not null,

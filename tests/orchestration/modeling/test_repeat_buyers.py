@@ -21,7 +21,7 @@ import duckdb
 import numpy as np
 import pytest
 
-from orchestration.modeling import repeat_buyers_fit as btyd_fit
+from orchestration.modeling import repeat_buyers_fit
 from orchestration.modeling.repeat_buyers import (
     HOLDOUT_CHECK,
     PARAMETERS_KEY,
@@ -122,7 +122,7 @@ def world(demo_run):
 
 @pytest.fixture(scope="module")
 def reference_fits(world):
-    """btyd_fit applied directly to the plain-Python summaries."""
+    """repeat_buyers_fit applied directly to the plain-Python summaries."""
     buyers, _ = world
     full = buyers.summary(AS_OF)
     calibration = buyers.summary(CALIBRATION_END)
@@ -130,7 +130,7 @@ def reference_fits(world):
     assert int((x > 0).sum()) >= MIN_REPEAT_BUYERS, "the small demo must be big enough to fit"
     return {
         "full": full, "calibration": calibration,
-        "bgnbd": btyd_fit.fit_bgnbd(x, t_x, T), "gamma_gamma": btyd_fit.fit_gamma_gamma(x, m_x),
+        "bgnbd": repeat_buyers_fit.fit_bgnbd(x, t_x, T), "gamma_gamma": repeat_buyers_fit.fit_gamma_gamma(x, m_x),
     }
 
 
@@ -159,7 +159,7 @@ def test_summary_model_matches_the_exports(world):
             assert holdout == (e["holdout"] if kind == "calibration" else None)
 
 
-def test_predictions_equal_btyd_fit_on_the_recomputed_summary(world, reference_fits):
+def test_predictions_equal_the_fit_on_the_recomputed_summary(world, reference_fits):
     _, con = world
     full = reference_fits["full"]
     keys, x, t_x, T, m_x = _arrays(full)
@@ -167,11 +167,11 @@ def test_predictions_equal_btyd_fit_on_the_recomputed_summary(world, reference_f
     length = CLV_HORIZON_DAYS / CLV_PERIODS
     with np.errstate(invalid="ignore", over="ignore", under="ignore", divide="ignore"):
         expected = {
-            "p_alive": btyd_fit.p_alive(bg, x, t_x, T),
-            "e90": btyd_fit.expected_purchases(bg, 90, x, t_x, T),
-            "e180": btyd_fit.expected_purchases(bg, 180, x, t_x, T),
-            "aov": btyd_fit.expected_average_spend(gg, x, m_x),
-            "clv": btyd_fit.clv(bg, gg, x, t_x, T, m_x, periods=CLV_PERIODS, period_length=length,
+            "p_alive": repeat_buyers_fit.p_alive(bg, x, t_x, T),
+            "e90": repeat_buyers_fit.expected_purchases(bg, 90, x, t_x, T),
+            "e180": repeat_buyers_fit.expected_purchases(bg, 180, x, t_x, T),
+            "aov": repeat_buyers_fit.expected_average_spend(gg, x, m_x),
+            "clv": repeat_buyers_fit.clv(bg, gg, x, t_x, T, m_x, periods=CLV_PERIODS, period_length=length,
                                 discount_rate=(1 + ANNUAL_DISCOUNT) ** (length / 365) - 1),
         }
     rows = {r[0]: r[1:] for r in con.execute(
@@ -201,7 +201,7 @@ def test_predictions_equal_btyd_fit_on_the_recomputed_summary(world, reference_f
 
 def test_holdout_check_compares_the_calibration_fit_with_later_purchases(world, reference_fits):
     """The holdout arithmetic, from the calibration parameters the asset stored (the fit itself is
-    btyd_fit's, checked on the full fit above) and purchases recomputed from the exports."""
+    repeat_buyers_fit's, checked on the full fit above) and purchases recomputed from the exports."""
     _, con = world
     calibration = reference_fits["calibration"]
     keys, x, t_x, T, _ = _arrays(calibration)
@@ -214,7 +214,7 @@ def test_holdout_check_compares_the_calibration_fit_with_later_purchases(world, 
     methods, params = {r[7] for r in rows}, {r[8:] for r in rows}
     assert methods == {"bgnbd"} and len(params) == 1
     with np.errstate(invalid="ignore", over="ignore", under="ignore", divide="ignore"):
-        predicted = btyd_fit.expected_purchases(btyd_fit.BgNbdParams(*params.pop()), HOLDOUT_DAYS, x, t_x, T)
+        predicted = repeat_buyers_fit.expected_purchases(repeat_buyers_fit.BgNbdParams(*params.pop()), HOLDOUT_DAYS, x, t_x, T)
     bucket = np.array(["7+" if v >= 7 else str(int(v)) for v in x])
     assert set(got) == {"all", *bucket}
     assert actual.sum() > 0, "nobody bought in the holdout: the check would test nothing"

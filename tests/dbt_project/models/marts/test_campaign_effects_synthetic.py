@@ -22,7 +22,7 @@ from dbt.cli.main import dbtRunner
 
 from orchestration.actions.ledger import ensure_ledger
 
-DBT = Path(__file__).resolve().parents[2] / "dbt_project"
+DBT = Path(__file__).resolve().parents[4] / "dbt_project"
 
 
 def _warehouse(path: Path) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import jinja2
 
-MACRO = Path(__file__).resolve().parents[2] / "dbt_project" / "macros" / "normal_cdf.sql"
+MACRO = Path(__file__).resolve().parents[3] / "dbt_project" / "macros" / "normal_cdf.sql"
 
 
 def _normal_cdf_sql(expression: str) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-MANIFEST = Path(__file__).resolve().parents[2] / "dbt_project" / "target" / "manifest.json"
+MANIFEST = Path(__file__).resolve().parents[4] / "dbt_project" / "target" / "manifest.json"
 FOLDER = "marts/audiences/"
 
 # The common contract (DECISIONLOG.md "Audiences: who each campaign may reach").

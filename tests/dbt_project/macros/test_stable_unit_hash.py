@@ -12,7 +12,7 @@ import jinja2
 
 from orchestration.actions.contact_policy import _unit_hash
 
-MACRO = Path(__file__).resolve().parents[2] / "dbt_project" / "macros" / "stable_unit_hash.sql"
+MACRO = Path(__file__).resolve().parents[3] / "dbt_project" / "macros" / "stable_unit_hash.sql"
 KEYS = ["csv:A", "csv:C7", "csv:1001", "shopify:9876543210", "csv:山田", "", "x" * 300]
 
 

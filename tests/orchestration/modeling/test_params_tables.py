@@ -19,7 +19,7 @@ import yaml
 import orchestration.modeling
 from orchestration.modeling.params_writer import SCHEMA, ParamsTable
 
-SOURCES_YML = (Path(__file__).resolve().parents[2] / "dbt_project" / "models" / "staging" / "model_params"
+SOURCES_YML = (Path(__file__).resolve().parents[3] / "dbt_project" / "models" / "staging" / "model_params"
                / "_model_params__sources.yml")
 
 
