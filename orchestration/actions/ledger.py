@@ -300,17 +300,22 @@ def record_acceptances(con: duckdb.DuckDBPyConnection, campaign: str,
         con.unregister("_ledger_accepted")
 
 
-def mark_status(con: duckdb.DuckDBPyConnection, key: str, status: str,
+def mark_status(con: duckdb.DuckDBPyConnection, campaign: str, action_date: date, key: str, status: str,
                 provider_message_id: str | None = None, error: str | None = None) -> None:
     """Record one message's status, committed at once (autocommit): the next message is sent
-    only after this one's outcome is on disk."""
+    only after this one's outcome is on disk. The campaign and day narrow the update to the
+    day's row groups (the ledger grows by appended days, so DuckDB's min/max per row group
+    skips the rest); by the key alone it scanned the whole ledger (benchmarks/ledger_status.py)."""
     if status not in STATUSES:
         raise ValueError(f"unknown send status {status!r}")
     outcome_at = None if status in ("planned", "in_doubt") else _now()
-    con.execute(
+    updated = con.execute(
         f"""update {LEDGER_TABLE} set status = ?, provider_message_id = coalesce(?, provider_message_id),
-                error = ?, outcome_at = ? where idempotency_key = ?""",
-        [status, provider_message_id, error, outcome_at, key])
+                error = ?, outcome_at = ?
+            where action_date = ? and campaign = ? and idempotency_key = ?""",
+        [status, provider_message_id, error, outcome_at, action_date, campaign, key]).fetchall()[0][0]
+    if updated != 1:  # an outcome recorded nowhere would let the message go out again
+        raise LookupError(f"no ledger row {key!r} for campaign {campaign!r} on {action_date}")
 
 
 def record_day(

@@ -169,13 +169,14 @@ def _send(con, campaign: Campaign, channel: OutboxChannel, pending: list[dict], 
     for p in pending:
         row = by_key.get(p["customer_key"])
         if row is None:
-            ledger.mark_status(con, p["idempotency_key"], "dropped",
+            ledger.mark_status(con, campaign.name, day, p["idempotency_key"], "dropped",
                                error="no longer in the audience when the message was rendered")
             continue
         try:
             parts = _render_parts(campaign, channel.name, row, p["step"], day, merchant_name)
         except RenderError as exc:
-            ledger.mark_status(con, p["idempotency_key"], "rejected", error=f"template: {exc}")
+            ledger.mark_status(con, campaign.name, day, p["idempotency_key"], "rejected",
+                               error=f"template: {exc}")
             continue
         if channel.name == "webhook":
             digest_rows.append((p, parts["text"]))
@@ -191,11 +192,12 @@ def _send(con, campaign: Campaign, channel: OutboxChannel, pending: list[dict], 
     if not channel.dry_run:
         messages = _in_recorded_batches(con, channel, messages, pending)
     if hasattr(channel, "before_transmit"):
-        channel.before_transmit = lambda key: ledger.mark_status(con, key, "in_doubt")
+        channel.before_transmit = lambda key: ledger.mark_status(con, campaign.name, day, key, "in_doubt")
     for result in channel.send(messages):
         keys = [p["idempotency_key"] for p, _ in digest_rows] if digest_rows else [result.idempotency_key]
         for key in keys:
-            ledger.mark_status(con, key, result.status, result.provider_message_id, result.error)
+            ledger.mark_status(con, campaign.name, day, key, result.status, result.provider_message_id,
+                               result.error)
 
 
 def _in_recorded_batches(con, channel: OutboxChannel, messages: list[OutboundMessage],

@@ -1,7 +1,7 @@
 """The action ledger: the first layout migrates without losing a contact; decisions are written
 once; an outcome replaces planned; one query answers why a customer was or wasn't contacted."""
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import duckdb
 import pytest
@@ -73,15 +73,17 @@ def test_decisions_are_written_once_and_outcomes_replace_planned(tmp_path):
     assert rows == {"k1": "send", "k2": "no_consent", "k3": "send"}     # k1 kept as first decided
     key = ledger.idempotency_key("c", "k1", DAY, "a")
     assert [p["idempotency_key"] for p in ledger.pending_sends(con, "c", DAY, False)][0] == key
-    ledger.mark_status(con, key, "in_doubt")
+    ledger.mark_status(con, "c", DAY, key, "in_doubt")
     assert key not in {p["idempotency_key"] for p in ledger.pending_sends(con, "c", DAY, False)}
     assert key in {p["idempotency_key"] for p in ledger.pending_sends(con, "c", DAY, True)}
-    ledger.mark_status(con, key, "sent", provider_message_id="m1")
+    ledger.mark_status(con, "c", DAY, key, "sent", provider_message_id="m1")
     status, mid, outcome_at = con.execute("select status, provider_message_id, outcome_at from actions.action_ledger "
                                           "where idempotency_key = ?", [key]).fetchone()
     assert (status, mid) == ("sent", "m1") and outcome_at is not None
     with pytest.raises(ValueError):
-        ledger.mark_status(con, key, "delivered")
+        ledger.mark_status(con, "c", DAY, key, "delivered")
+    with pytest.raises(LookupError):  # the day narrows the update: another day's row is not this one
+        ledger.mark_status(con, "c", DAY + timedelta(1), key, "sent")
     assert ledger.decided_steps(con, "c", None, date(2026, 12, 5)) == {("k1", "a"), ("k3", "a")}
     counts = ledger.day_counts(con, DAY)
     assert counts[0][:2] == ("c", 2) and counts[0][5] == 1            # chosen, no consent
