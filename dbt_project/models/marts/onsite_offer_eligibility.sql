@@ -63,9 +63,9 @@ open_payment_failures as (
 
 offers_received as (
 
-    -- Offers the customer accepted on the site (the decision service's events).
+    -- Offers the customer received: accepted on the site, or a monetary offer a campaign sent.
     select customer_key, received_date
-    from {{ ref('int_customers__onsite_offers_received') }}
+    from {{ ref('int_customers__offers_received') }}
 
 ),
 
