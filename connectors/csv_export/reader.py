@@ -110,8 +110,22 @@ def _records(text: str, problems: _Problems) -> tuple[list[list[str]], list[int]
                 records.append(row)
                 starts.append(start)
     except csv.Error as err:
-        problems.add(prev + 1, None, f"malformed CSV (check the quotes): {err}", bucket="csv")
+        line = prev + 1
+        if str(err) == "unexpected end of data":  # the file ends inside a quoted field
+            if _ends_with_break(text):
+                message = (f"the file looks truncated at line {line}, or a quote is not closed: "
+                           f"the quoted field opened on line {line} runs to the end of the file")
+            else:
+                message = (f"the file looks truncated at line {line}: it ends, without a line "
+                           f"break, inside the quoted field opened on line {line}")
+        else:
+            message = f"malformed CSV (check the quotes): {err}"
+        problems.add(line, None, message, bucket="csv")
     return records, starts
+
+
+def _ends_with_break(text: str) -> bool:
+    return text.endswith(("\n", "\r"))
 
 
 def _norm(header: str) -> str:
@@ -160,6 +174,8 @@ def _read_export(
 
     # -- records, with the physical line each starts on ------------------------------------
     records, starts = _records(text, problems)
+    # A file may end without a line break; its last record is then checked for a cut (below).
+    unterminated = not _ends_with_break(text)
     if not records:
         raise CsvExportError(
             [Problem(file, None, None, "no header line: the file contains only blank lines")]
@@ -235,12 +251,19 @@ def _read_export(
 
     # -- field counts ----------------------------------------------------------------------
     width = len(headers)
+    # The last line of a file without a final line break, when its record may have been cut.
+    tail_line = body_starts[-1] if unterminated and body else None
     if any(len(r) != width for r in body):
         good_rows, good_lines = [], []
         for r, line in zip(body, body_starts):
             if len(r) == width:
                 good_rows.append(r)
                 good_lines.append(line)
+            elif line == tail_line and len(r) < width:
+                problems.add(line, None,
+                             f"the file looks truncated at line {line}: it ends without a line "
+                             f"break in a row of {len(r)} fields, fewer than the header's {width}",
+                             bucket="width")
             else:
                 more = "more" if len(r) > width else "fewer"
                 problems.add(line, None,
@@ -248,6 +271,18 @@ def _read_export(
                              bucket="width")
     else:
         good_rows, good_lines = body, body_starts
+    tail_cut = (tail_line is not None and bool(good_lines) and good_lines[-1] == tail_line
+                and _cut_last_value(spec, col_index, good_rows, tail_line, width, problems))
+
+    def cell_problem(line: int, idx: list[int] | None, column: str | None, message: str,
+                     order: int, bucket: str) -> None:
+        """A cell's problem; in the last field of an unterminated file's last row it says the
+        file may have been cut there (or nothing more, when the cut is already reported)."""
+        if line == tail_line and idx and idx[-1] == width - 1:
+            if tail_cut:
+                return
+            message += f"; the file ends here without a line break: it looks truncated at line {line}"
+        problems.add(line, column, message, order=order, bucket=bucket)
 
     # -- cells -----------------------------------------------------------------------------
     n = len(good_rows)
@@ -272,13 +307,12 @@ def _read_export(
                         values.append(parser(cell))
                     except ValueError as err:
                         values.append(_BAD)
-                        problems.add(line, col.header, str(err), order=order, bucket=col.name)
+                        cell_problem(line, idx, col.header, str(err), order, col.name)
         if col.not_null and None in values:
             for value, line in zip(values, good_lines):
                 if value is None:
-                    problems.add(line, col.header,
-                                 f"empty value, but {col.name} must not be null",
-                                 order=order, bucket=col.name)
+                    cell_problem(line, idx, col.header,
+                                 f"empty value, but {col.name} must not be null", order, col.name)
         out_cols.append(values)
 
     # -- duplicate primary keys ------------------------------------------------------------
@@ -331,6 +365,33 @@ def _read_export(
         extra_headers=extra_keys,
         missing_optional=missing_optional,
     )
+
+
+_SHAPE = str.maketrans("0123456789", "0000000000")
+
+
+def _cut_last_value(spec: StreamSpec, col_index: dict[str, list[int] | None],
+                    rows: list[list[str]], line: int, width: int, problems: _Problems) -> bool:
+    """A file that ends without a line break may have been cut inside its last field and still
+    parse (``2026/11/03 23:30:00`` cut to ``2026/11/03 23:30``). For a datetime last field, whose
+    values a cart writes in one fixed form, a last value that is a proper prefix of the form
+    every other row's value has is reported as truncation (returns whether it was)."""
+    for col in spec.columns:
+        idx = col_index.get(col.name)
+        if col.type != "datetime" or col.derived or idx != [width - 1]:
+            continue
+        last = rows[-1][width - 1].strip()
+        shapes = {r[width - 1].strip().translate(_SHAPE) for r in rows[:-1]} - {""}
+        if len(shapes) != 1 or not last:
+            continue
+        (shape,) = shapes
+        if len(last) < len(shape) and shape.startswith(last.translate(_SHAPE)):
+            problems.add(line, col.header,
+                         f"the file looks truncated at line {line}: it ends without a line break "
+                         f"in the value {last!r}, shorter than the form {shape!r} of every other "
+                         f"row's {col.header}", bucket="width")
+            return True
+    return False
 
 
 def _derived_cells(col, idx: list[int] | None, rows: list[list[str]], lines: list[int],

@@ -38,6 +38,7 @@ from connectors.csv_export import (
     load_export_dir,
     load_file,
     load_profile,
+    read_export,
 )
 from connectors.csv_export.profile import PROFILES_DIR
 
@@ -273,6 +274,23 @@ CASES = [
     case("csv_malformed_quotes", "orders",
          (csv_text(ORDER_HEADER, ORDERS) + 'O-9,C001,"2026/11/01 10:00"x,,,発送済み\r\n').encode("cp932"),
          4, None, "malformed CSV", only=False),
+    case("csv_quote_never_closed", "customers",
+         customers() + 'C009,"木村,x\r\nC010,y\r\n'.encode("cp932"),
+         5, None, "the file looks truncated at line 5, or a quote is not closed"),
+    # -- truncation: a file that ends without its last line break --
+    case("cut_row_short", "orders", orders()[: orders().rindex(b"23:30:00,") + 9], 3, None,
+         "the file looks truncated at line 3", "a row of 4 fields, fewer than the header's 13"),
+    case("cut_inside_quoted_field", "customers",
+         cut_inside(customers((1, "姓", "佐藤\r\n旧姓 田中")), "旧姓", "cp932", keep=2), 3, None,
+         "the file looks truncated at line 3", "inside the quoted field"),
+    case("cut_last_datetime_still_parses", "orders",
+         orders()[: -len(b":00\r\n")], 3, "更新日時",  # 2026/11/03 23:30:00 -> 2026/11/03 23:30
+         "the file looks truncated at line 3", "'2026/11/03 23:30'", "'0000/00/00 00:00:00'"),
+    case("cut_last_datetime_unparsable", "orders",
+         table(ORDER_HEADER, ORDERS[1:])[: -len(b"3:30:00\r\n")], 2, "更新日時",
+         "not a datetime: '2026/11/03 2'", "it looks truncated at line 2"),
+    case("cut_after_last_separator", "orders", orders()[: -len(b"2026/11/03 23:30:00\r\n")], 3,
+         "更新日時", "updated_at must not be null", "it looks truncated at line 3"),
     # -- files the reader cannot read --
     case("file_missing", "orders", None, None, None, "cannot read file"),
 ]
@@ -350,6 +368,24 @@ def test_bad_export(corpus: SimpleNamespace, case: Case) -> None:
     for value in present + list(case.hidden):
         if value != case.shown:
             assert value not in text, f"{value!r} shown in the error:\n{text}"
+
+
+@pytest.mark.parametrize(("stream", "data", "n_rows"), [
+    ("orders", orders().rstrip(b"\r\n"), 2),  # no final line break
+    ("orders", orders()[:-1], 2),  # ends in CR only
+    ("orders", table(ORDER_HEADER, ORDERS[:1]).rstrip(b"\r\n"), 1),  # one row, no line break
+    ("orders", orders(newline="\n").rstrip(b"\n"), 2),  # LF, no final line break
+    ("orders", table(ORDER_HEADER, ORDERS, (0, "更新日時", "2026/11/02 10:00"),  # minutes only,
+                     (1, "更新日時", "2026/11/03 23:30")).rstrip(b"\r\n"), 2),  # like the others
+    ("customers", customers().rstrip(b"\r\n"), 3),
+    ("orders", orders((0, "定期回数", "12")), 2),  # half-width digits
+])
+def test_complete_exports_still_load(tmp_path: Path, stream: str, data: bytes, n_rows: int) -> None:
+    """A file without a final line break is complete when its last row has every field and
+    its last value is whole: carts and spreadsheets do write such files."""
+    path = tmp_path / f"{stream}_1.csv"
+    path.write_bytes(data)
+    assert len(read_export(path, "demo_merchant", stream).rows) == n_rows
 
 
 def test_full_width_parentheses_in_headers_still_match(loaded: Path, export_dir: Path) -> None:
