@@ -128,6 +128,48 @@ def _ends_with_break(text: str) -> bool:
     return text.endswith(("\n", "\r"))
 
 
+def _line_at(text: str, offset: int) -> int:
+    """The physical line (1-based) character ``offset`` of ``text`` is on."""
+    head = text[:offset]
+    return head.count("\n") + head.count("\r") - head.count("\r\n") + 1
+
+
+def _nul_bytes(text: str, problems: _Problems) -> None:
+    """Report every field holding a NUL character (exports never contain one: the file is damaged
+    or not a text export) without showing its value; a run of NULs at the end (a copy or save
+    that did not finish writing) is reported as truncation."""
+    body = text.rstrip("\x00")
+    if not body:
+        problems.add(1, None, f"the file looks truncated at line 1: it holds nothing but "
+                     f"{len(text)} NUL bytes (a copy or save that did not finish writing); export "
+                     "or copy the file again", bucket="nul")
+        return
+    if body.count("\x00") * 4 >= len(body):
+        problems.add(None, None, "a quarter or more of the file is NUL bytes: it looks like UTF-16 "
+                     "without a byte-order mark; save it as CSV in UTF-8 or Shift_JIS", bucket="nul")
+        return
+    if len(body) < len(text):
+        line = _line_at(text, len(body))
+        problems.add(line, None, f"the file looks truncated at line {line}: it ends in "
+                     f"{len(text) - len(body)} NUL bytes (a copy or save that did not finish "
+                     "writing); export or copy the file again", order=1, bucket="nul")
+    if "\x00" not in body:
+        return
+    records, starts = _records(body, problems)
+    headers = records[0] if records else []
+    for r, line in zip(records, starts):
+        for i, cell in enumerate(r):
+            if "\x00" in cell:
+                if r is headers:
+                    column, where = None, f"header field {i + 1}"
+                else:
+                    column = headers[i].strip() if i < len(headers) else None
+                    where = "the value" if column is not None else f"field {i + 1}"
+                problems.add(line, column, f"NUL byte (0x00) in {where}: an export never contains "
+                             "one (a damaged file, or not a CSV text export); value not shown",
+                             bucket="nul")
+
+
 def _norm(header: str) -> str:
     """Header comparison key: NFKC folds full-width ASCII such as （ ） into ( )."""
     return unicodedata.normalize("NFKC", header).strip()
@@ -171,6 +213,10 @@ def _read_export(
         raise CsvExportError([Problem(file, None, None, "empty file (0 bytes): no header line")])
     text, encoding = decode(data, profile.encoding, file)
     problems = _Problems(file)
+
+    if "\x00" in text:
+        _nul_bytes(text, problems)
+        raise problems.error()
 
     # -- records, with the physical line each starts on ------------------------------------
     records, starts = _records(text, problems)

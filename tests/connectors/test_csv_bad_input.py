@@ -168,6 +168,8 @@ CASES = [
          4, None, "unknown encoding", "byte offset"),
     case("enc_utf16", "customers", UTF8_ROWS.encode("utf-16"), 1, None,
          "unknown encoding", "looks like UTF-16"),
+    case("enc_utf16_without_bom", "customers", "id,name\r\nC001,x\r\n".encode("utf-16-le"), None,
+         None, "NUL bytes", "UTF-16 without a byte-order mark"),
     case("enc_bom_on_cp932", "customers", b"\xef\xbb\xbf" + customers(), 1, None,
          "byte-order mark (BOM) but is not UTF-8", "byte offset 3 (line 1, bytes 8c da",
          "reads as cp932/Shift_JIS"),
@@ -291,6 +293,16 @@ CASES = [
          "not a datetime: '2026/11/03 2'", "it looks truncated at line 2"),
     case("cut_after_last_separator", "orders", orders()[: -len(b"2026/11/03 23:30:00\r\n")], 3,
          "更新日時", "updated_at must not be null", "it looks truncated at line 3"),
+    case("cut_nul_padding", "orders", orders()[:-30] + b"\x00" * 512, 3, None,
+         "the file looks truncated at line 3", "ends in 512 NUL bytes"),
+    case("cut_only_nul_bytes", "orders", b"\x00" * 4096, 1, None,
+         "the file looks truncated at line 1", "nothing but 4096 NUL bytes"),
+    # -- NUL bytes --
+    case("nul_in_a_value", "customers", customers((0, "メールアドレス", "hanako@exa\x00mple.com")), 2,
+         "メールアドレス", "NUL byte (0x00) in the value", "value not shown"),
+    case("nul_in_the_header", "orders", b"\x00" + orders(), 1, None, "NUL byte (0x00) in header field 1"),
+    case("nul_in_two_rows", "orders", orders((0, "支払方法", "後\x00払い"), (1, "送料", "0\x00")), 2,
+         "支払方法", "NUL byte", only=False),
     # -- files the reader cannot read --
     case("file_missing", "orders", None, None, None, "cannot read file"),
 ]
