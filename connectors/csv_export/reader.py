@@ -15,6 +15,7 @@ import io
 import itertools
 import json
 import os
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -170,6 +171,16 @@ def _nul_bytes(text: str, problems: _Problems) -> None:
                              bucket="nul")
 
 
+# After NFKC: digits with the punctuation of dates, times, amounts and phone numbers.
+_VALUE = re.compile(r"[0-9+\-/:.,()¥\\円TZ ]*[0-9][0-9+\-/:.,()¥\\円TZ ]*")
+
+
+def _looks_like_value(field: str) -> bool:
+    """A header row's field never reads as a date, amount, phone number or e-mail address."""
+    t = unicodedata.normalize("NFKC", field).strip()
+    return "@" in t or _VALUE.fullmatch(t) is not None
+
+
 def _norm(header: str) -> str:
     """Header comparison key: NFKC folds full-width ASCII such as （ ） into ( )."""
     return unicodedata.normalize("NFKC", header).strip()
@@ -242,21 +253,29 @@ def _read_export(
     col_index: dict[str, list[int] | None] = {}
     missing_optional: list[str] = []
     n_required = sum(c.required and bool(c.headers) for c in spec.columns)
-    # A first line with none of the stream's headers is data (a headerless export): its fields
-    # are a customer's record, so they are never echoed in a message, not even as a hint.
-    looks_like_header = any(
-        positions.get(h) or norm_positions.get(_norm(h)) for c in spec.columns for h in c.headers)
+    # A first line with none of the stream's headers is data (a headerless export), and so is
+    # one that lacks most required headers and has a field that reads as a value (a date, an
+    # amount, a phone number, an e-mail address: a customer whose name is also a header, メイ).
+    # Its fields are a customer's record: never echoed in a message, not even as a hint.
+    known = {_norm(h) for c in spec.columns for h in c.headers}
+    present = {_norm(h) for h in headers}
+    n_present = sum(c.required and bool(c.headers) and all(_norm(h) in present for h in c.headers)
+                    for c in spec.columns)
+    has_values = any(_looks_like_value(h) for h in headers if _norm(h) not in known)
+    looks_like_header = bool(present & known) and not (has_values and n_present * 2 < n_required)
     n_missing = 0
     for order, col in enumerate(spec.columns):
         found_all: list[int] = []
         for header in col.headers:
             found = positions.get(header) or norm_positions.get(_norm(header))
-            if found and len(found) > 1:
+            if found and len(found) > 1 and looks_like_header:
                 cols = " and ".join(str(i + 1) for i in found)
                 problems.add(header_line, header,
                              f"header appears more than once (fields {cols}); which one is "
                              f"{col.name}?", order=order, bucket="header")
                 found = found[:1]
+            elif found and not looks_like_header:
+                found = found[:1]  # a value that happens to read like a header: no header row
             if found:
                 found_all.append(found[0])
             elif col.required:
@@ -267,6 +286,11 @@ def _read_export(
                     message += f" (did you mean {hint[0]!r}?)"
                 if n_missing == 1 and looks_like_header:  # the list once, on the first missing column
                     message += f"; headers found: {', '.join(headers)}"
+                elif n_missing == 1 and has_values:
+                    message += (f"; line {header_line} looks like data, not a header row (it lacks "
+                                f"the stream's headers and holds values such as dates, amounts or "
+                                f"e-mail addresses; its {len(headers)} fields are not shown): is the "
+                                f"header row missing?")
                 elif n_missing == 1:
                     message += (f"; line {header_line} has none of the {len(spec.columns)} headers of "
                                 f"this stream (its {len(headers)} fields are not shown): is the header row missing?")
