@@ -359,13 +359,14 @@ def _read_export(
     out_cols: list[list[Any]] = []
     for order, col in enumerate(spec.columns):
         idx = col_index.get(col.name)
+        unmapped: list[int] = []  # rows whose value the map lacks (already reported)
         if idx is None and col.value is None and col.default is None:
             values: list[Any] = [None] * n
         else:
             parser = make_parser(col.type, tz=profile.tz, true_values=profile.true_values,
                                  false_values=profile.false_values)
             if col.derived:
-                cells = _derived_cells(col, idx, good_rows, good_lines, problems, order)
+                cells, unmapped = _derived_cells(col, idx, good_rows, good_lines, problems, order)
             else:
                 cells = list(map(itemgetter(idx[0]), good_rows))
             try:
@@ -378,6 +379,15 @@ def _read_export(
                     except ValueError as err:
                         values.append(_BAD)
                         cell_problem(line, idx, col.header, str(err), order, col.name)
+        # a string keeps its spaces, but a key or a required value of spaces only is empty
+        if col.not_null and col.type == "string" and any(map(str.isspace, filter(None, values))):
+            for i, (value, line) in enumerate(zip(values, good_lines)):
+                if value is not None and value.isspace():
+                    values[i] = _BAD
+                    cell_problem(line, idx, col.header, f"blank value (only spaces), but "
+                                 f"{col.name} must not be null", order, col.name)
+        for i in unmapped:
+            values[i] = _BAD
         if col.not_null and None in values:
             for value, line in zip(values, good_lines):
                 if value is None:
@@ -465,10 +475,11 @@ def _cut_last_value(spec: StreamSpec, col_index: dict[str, list[int] | None],
 
 
 def _derived_cells(col, idx: list[int] | None, rows: list[list[str]], lines: list[int],
-                   problems: _Problems, order: int) -> list[str]:
+                   problems: _Problems, order: int) -> tuple[list[str], list[int]]:
     """The text of a derived column per row (ColumnSpec's order: source, split or pattern, map,
-    default). A value missing from the map is reported once per distinct value, with its count
-    and first line, and parses as empty."""
+    default), and the rows whose value is missing from the map (``unmapped: error``): each such
+    value is reported once, with its count and first line, and its rows are not checked
+    further (their cell is not empty, whatever not_null says)."""
     n = len(rows)
     if col.value is not None:
         cells = [col.value] * n
@@ -485,9 +496,10 @@ def _derived_cells(col, idx: list[int] | None, rows: list[list[str]], lines: lis
     elif col.pattern is not None:
         found = [col.pattern.search(c) if c else None for c in cells]
         cells = [(m.group(1) or "").strip() if m else "" for m in found]
+    bad_rows: list[int] = []
     if col.map is not None:
         mapped, unmapped = [], {}
-        for cell, line in zip(cells, lines):
+        for i, (cell, line) in enumerate(zip(cells, lines)):
             key = cell.strip()
             if not key:
                 mapped.append("")
@@ -497,6 +509,8 @@ def _derived_cells(col, idx: list[int] | None, rows: list[list[str]], lines: lis
                 first, count = unmapped.get(key, (line, 0))
                 unmapped[key] = (first, count + 1)
                 mapped.append(cell if col.unmapped == "keep" else "")
+                if col.unmapped == "error":
+                    bad_rows.append(i)
         if col.unmapped == "error":
             known = ", ".join(repr(k) for k in list(col.map)[:10])
             for key, (first, count) in unmapped.items():
@@ -509,7 +523,7 @@ def _derived_cells(col, idx: list[int] | None, rows: list[list[str]], lines: lis
         cells = mapped
     if col.default is not None:
         cells = [c if c.strip() else col.default for c in cells]
-    return cells
+    return cells, bad_rows
 
 
 class _Bad:

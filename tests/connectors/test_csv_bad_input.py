@@ -226,6 +226,8 @@ CASES = [
          "受注番号 + 明細番号", "order_id=O-1001, line_number=1", "also on line 2"),
     case("key_empty", "orders", table(ORDER_HEADER, ORDERS, (1, "受注番号", "")), 3, "受注番号",
          "order_id must not be null"),
+    case("key_only_spaces", "orders", orders((1, "受注番号", "  ")), 3, "受注番号",
+         "blank value (only spaces), but order_id must not be null"),
     case("key_empty_customer", "customers", customers((2, "顧客ID", "")), 4, "顧客ID",
          "customer_id must not be null"),
     case("key_empty_part_of_composite", "order_lines",
@@ -234,6 +236,9 @@ CASES = [
     # -- references (the id of the row a record points to) --
     case("ref_order_without_customer", "orders", orders((0, "顧客ID", "")), 2, "顧客ID",
          "customer_id must not be null"),
+    case("ref_customer_of_spaces", "subscriptions",
+         table(SUBSCRIPTION_HEADER, SUBSCRIPTIONS, (1, "顧客ID", " ")), 3, "顧客ID",
+         "blank value (only spaces), but customer_id must not be null"),
     case("ref_order_line_without_product", "order_lines",
          table(ORDER_LINE_HEADER, ORDER_LINES, (0, "商品コード", "")), 2, "商品コード",
          "product_id must not be null"),
@@ -273,6 +278,10 @@ CASES = [
     case("type_required_amount_empty", "orders", orders((1, "合計金額", "")), 3, "合計金額",
          "empty value", "total must not be null"),
     # -- statuses (a profile mapping the cart's words onto the labels) --
+    case("status_unmapped_value", "orders",
+         orders((0, "受注ステータス", "shipped"), (1, "受注ステータス", "refunded")), 3,
+         "受注ステータス", "value 'refunded' is not in the profile's map for status (1 row, first on line 3)",
+         profile="status_map"),
     case("status_empty", "orders", orders((0, "受注ステータス", "")), 2, "受注ステータス",
          "status must not be null"),
     # -- CSV structure --
@@ -353,7 +362,8 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
                            n_log=len(sync_log(wh)))
 
 
-def test_corpus_ids_are_unique() -> None:
+def test_corpus_is_large_and_ids_unique() -> None:
+    assert len(CASES) >= 40
     assert len({c.id for c in CASES}) == len(CASES)
 
 
