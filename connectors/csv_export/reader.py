@@ -1,8 +1,11 @@
 """Read one export file into typed rows for one stream, or fail with every problem found.
 
-Pure (no warehouse): decode, split into CSV records keeping the physical line each record starts
-on (header = line 1, as an editor shows it), match headers, parse cells per type, check not_null,
-duplicate primary keys and field counts. Nothing is returned from a file that has any problem.
+Pure (no warehouse): decode, reject NUL bytes, split into CSV records keeping the physical line
+each record starts on (header = line 1, as an editor shows it), match headers (telling a
+headerless file's first record from a header row), parse cells per type, check not_null,
+duplicate primary keys and field counts, and check the last row of a file that ends without a
+line break for a cut. Nothing is returned from a file that has any problem, and no message shows
+more than the one offending value (README "Input rules").
 """
 
 from __future__ import annotations
