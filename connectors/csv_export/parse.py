@@ -14,7 +14,9 @@ for an empty cell, or raises ValueError with a message that shows the offending 
               zone itself. Returned as naive UTC
     boolean   the profile's true_values / false_values
 
-For every type but string, surrounding whitespace is ignored and a blank cell is None.
+For every type but string, surrounding whitespace is ignored and a blank cell is None. Digits
+are ASCII 0-9 only: full-width １２３ (and every other script's digits, which Python's int() and
+str.isdigit() would take) are an error that says so, never read as a number.
 """
 
 from __future__ import annotations
@@ -26,12 +28,24 @@ from zoneinfo import ZoneInfo
 
 Parser = Callable[[str], Any]
 
-_YEN = re.compile(r"^([+-]?)[¥￥\\]?([+-]?)(\d{1,3}(?:,\d{3})+|\d+)円?$")
+_YEN = re.compile(r"^([+-]?)[¥￥\\]?([+-]?)([0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)円?$")
 _DATE_HINT = "expected e.g. 2026/11/23 or 2026-11-23"
 _DATETIME_HINT = ("expected e.g. 2026/11/23 14:05:09, 2026-11-23 14:05 or "
                   "2026-11-23T05:05:09Z / +09:00")
 # An ISO-8601 zone designator at the end of a time: Z, or +HH[:MM] / -HH[MM].
-_OFFSET = re.compile(r"(?:[Zz]|([+-])(\d{2})(?::?(\d{2}))?)$")
+_OFFSET = re.compile(r"(?:[Zz]|([+-])([0-9]{2})(?::?([0-9]{2}))?)$")
+_FULL_WIDTH_DIGITS = re.compile("[０-９]")
+
+
+def _digits(s: str) -> bool:
+    """ASCII digits only (str.isdigit() also takes １２３, ٣ and ²)."""
+    return s.isascii() and s.isdigit()
+
+
+def _hint(s: str) -> str:
+    if _FULL_WIDTH_DIGITS.search(s):
+        return "; it has full-width digits: the export must write half-width 0-9"
+    return ""
 
 
 def parse_string(s: str) -> str | None:
@@ -43,25 +57,23 @@ def parse_integer(s: str) -> int | None:
     if not t:
         return None
     digits = t[1:] if t[0] in "+-" else t
-    if digits.isdigit():
-        try:
-            return int(t)
-        except ValueError:
-            pass
-    raise ValueError(f"not an integer: {s!r}")
+    if _digits(digits):
+        return int(t)
+    raise ValueError(f"not an integer: {s!r}{_hint(s)}")
 
 
 def parse_yen(s: str) -> int | None:
     t = s.strip()
     if not t:
         return None
-    if t.isdigit():  # fast path: "1980"
+    if _digits(t):  # fast path: "1980"
         return int(t)
     m = _YEN.match(t)
     if m is None or (m.group(1) and m.group(2)):
         if "." in t:
             raise ValueError(f"yen amount with a decimal point: {s!r} (amounts are whole yen)")
-        raise ValueError(f"not a yen amount: {s!r} (expected e.g. 1980, 1,980, ¥1,980 or -100)")
+        raise ValueError(f"not a yen amount: {s!r} (expected e.g. 1980, 1,980, ¥1,980 or -100)"
+                         f"{_hint(s)}")
     value = int(m.group(3).replace(",", ""))
     return -value if "-" in (m.group(1), m.group(2)) else value
 
@@ -75,14 +87,9 @@ def _ymd(s: str) -> tuple[int, int, int] | None:
         len(y) == 4
         and 1 <= len(m) <= 2
         and 1 <= len(d) <= 2
-        and y.isdigit()
-        and m.isdigit()
-        and d.isdigit()
+        and _digits(y + m + d)
     ):
-        try:
-            return int(y), int(m), int(d)
-        except ValueError:
-            return None
+        return int(y), int(m), int(d)
     return None
 
 
@@ -95,19 +102,16 @@ def _hms(s: str) -> tuple[int, int, int, int] | None:
     if len(parts) == 3:
         second, _, frac = parts[2].partition(".")
         if frac:
-            if not (frac.isdigit() and len(frac) <= 6):
+            if not (_digits(frac) and len(frac) <= 6):
                 return None
             micro = int(frac.ljust(6, "0"))
         if len(second) != 2:
             return None
     if not (1 <= len(hour) <= 2 and len(minute) == 2):
         return None
-    if not (hour.isdigit() and minute.isdigit() and second.isdigit()):
+    if not _digits(hour + minute + second):
         return None
-    try:
-        return int(hour), int(minute), int(second), micro
-    except ValueError:
-        return None
+    return int(hour), int(minute), int(second), micro
 
 
 def _split(t: str) -> tuple[str, str]:
@@ -124,7 +128,7 @@ def parse_date(s: str) -> date | None:
     date_part, time_part = _split(t)
     ymd = _ymd(date_part)
     if ymd is None:
-        raise ValueError(f"not a date: {s!r} ({_DATE_HINT})")
+        raise ValueError(f"not a date: {s!r} ({_DATE_HINT}){_hint(s)}")
     if time_part:
         hms = _hms(time_part)
         if hms is None or any(hms):
@@ -176,7 +180,7 @@ def _parse_datetime(s: str) -> tuple[datetime, timedelta | None] | None:
     ymd = _ymd(date_part)
     hms = _hms(time_part) if time_part else (0, 0, 0, 0)
     if ymd is None or hms is None:
-        raise ValueError(f"not a datetime: {s!r} ({_DATETIME_HINT})")
+        raise ValueError(f"not a datetime: {s!r} ({_DATETIME_HINT}){_hint(s)}")
     try:
         return datetime(*ymd, *hms), offset
     except ValueError as err:

@@ -1,8 +1,11 @@
 """Read one export file into typed rows for one stream, or fail with every problem found.
 
-Pure (no warehouse): decode, split into CSV records keeping the physical line each record starts
-on (header = line 1, as an editor shows it), match headers, parse cells per type, check not_null,
-duplicate primary keys and field counts. Nothing is returned from a file that has any problem.
+Pure (no warehouse): decode, reject NUL bytes, split into CSV records keeping the physical line
+each record starts on (header = line 1, as an editor shows it), match headers (telling a
+headerless file's first record from a header row), parse cells per type, check not_null,
+duplicate primary keys and field counts, and check the last row of a file that ends without a
+line break for a cut. Nothing is returned from a file that has any problem, and no message shows
+more than the one offending value (README "Input rules").
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import io
 import itertools
 import json
 import os
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -110,8 +114,74 @@ def _records(text: str, problems: _Problems) -> tuple[list[list[str]], list[int]
                 records.append(row)
                 starts.append(start)
     except csv.Error as err:
-        problems.add(prev + 1, None, f"malformed CSV (check the quotes): {err}", bucket="csv")
+        line = prev + 1
+        if str(err) == "unexpected end of data":  # the file ends inside a quoted field
+            if _ends_with_break(text):
+                message = (f"the file looks truncated at line {line}, or a quote is not closed: "
+                           f"the quoted field opened on line {line} runs to the end of the file")
+            else:
+                message = (f"the file looks truncated at line {line}: it ends, without a line "
+                           f"break, inside the quoted field opened on line {line}")
+        else:
+            message = f"malformed CSV (check the quotes): {err}"
+        problems.add(line, None, message, bucket="csv")
     return records, starts
+
+
+def _ends_with_break(text: str) -> bool:
+    return text.endswith(("\n", "\r"))
+
+
+def _line_at(text: str, offset: int) -> int:
+    """The physical line (1-based) character ``offset`` of ``text`` is on."""
+    head = text[:offset]
+    return head.count("\n") + head.count("\r") - head.count("\r\n") + 1
+
+
+def _nul_bytes(text: str, problems: _Problems) -> None:
+    """Report every field holding a NUL character (exports never contain one: the file is damaged
+    or not a text export) without showing its value; a run of NULs at the end (a copy or save
+    that did not finish writing) is reported as truncation."""
+    body = text.rstrip("\x00")
+    if not body:
+        problems.add(1, None, f"the file looks truncated at line 1: it holds nothing but "
+                     f"{len(text)} NUL bytes (a copy or save that did not finish writing); export "
+                     "or copy the file again", bucket="nul")
+        return
+    if body.count("\x00") * 4 >= len(body):
+        problems.add(None, None, "a quarter or more of the file is NUL bytes: it looks like UTF-16 "
+                     "without a byte-order mark; save it as CSV in UTF-8 or Shift_JIS", bucket="nul")
+        return
+    if len(body) < len(text):
+        line = _line_at(text, len(body))
+        problems.add(line, None, f"the file looks truncated at line {line}: it ends in "
+                     f"{len(text) - len(body)} NUL bytes (a copy or save that did not finish "
+                     "writing); export or copy the file again", order=1, bucket="nul")
+    if "\x00" not in body:
+        return
+    records, starts = _records(body, problems)
+    headers = records[0] if records else []
+    for r, line in zip(records, starts):
+        for i, cell in enumerate(r):
+            if "\x00" in cell:
+                if r is headers:
+                    column, where = None, f"header field {i + 1}"
+                else:
+                    column = headers[i].strip() if i < len(headers) else None
+                    where = "the value" if column is not None else f"field {i + 1}"
+                problems.add(line, column, f"NUL byte (0x00) in {where}: an export never contains "
+                             "one (a damaged file, or not a CSV text export); value not shown",
+                             bucket="nul")
+
+
+# After NFKC: digits with the punctuation of dates, times, amounts and phone numbers.
+_VALUE = re.compile(r"[0-9+\-/:.,()¥\\円TZ ]*[0-9][0-9+\-/:.,()¥\\円TZ ]*")
+
+
+def _looks_like_value(field: str) -> bool:
+    """A header row's field never reads as a date, amount, phone number or e-mail address."""
+    t = unicodedata.normalize("NFKC", field).strip()
+    return "@" in t or _VALUE.fullmatch(t) is not None
 
 
 def _norm(header: str) -> str:
@@ -158,8 +228,14 @@ def _read_export(
     text, encoding = decode(data, profile.encoding, file)
     problems = _Problems(file)
 
+    if "\x00" in text:
+        _nul_bytes(text, problems)
+        raise problems.error()
+
     # -- records, with the physical line each starts on ------------------------------------
     records, starts = _records(text, problems)
+    # A file may end without a line break; its last record is then checked for a cut (below).
+    unterminated = not _ends_with_break(text)
     if not records:
         raise CsvExportError(
             [Problem(file, None, None, "no header line: the file contains only blank lines")]
@@ -180,21 +256,29 @@ def _read_export(
     col_index: dict[str, list[int] | None] = {}
     missing_optional: list[str] = []
     n_required = sum(c.required and bool(c.headers) for c in spec.columns)
-    # A first line with none of the stream's headers is data (a headerless export): its fields
-    # are a customer's record, so they are never echoed in a message, not even as a hint.
-    looks_like_header = any(
-        positions.get(h) or norm_positions.get(_norm(h)) for c in spec.columns for h in c.headers)
+    # A first line with none of the stream's headers is data (a headerless export), and so is
+    # one that lacks most required headers and has a field that reads as a value (a date, an
+    # amount, a phone number, an e-mail address: a customer whose name is also a header, メイ).
+    # Its fields are a customer's record: never echoed in a message, not even as a hint.
+    known = {_norm(h) for c in spec.columns for h in c.headers}
+    present = {_norm(h) for h in headers}
+    n_present = sum(c.required and bool(c.headers) and all(_norm(h) in present for h in c.headers)
+                    for c in spec.columns)
+    has_values = any(_looks_like_value(h) for h in headers if _norm(h) not in known)
+    looks_like_header = bool(present & known) and not (has_values and n_present * 2 < n_required)
     n_missing = 0
     for order, col in enumerate(spec.columns):
         found_all: list[int] = []
         for header in col.headers:
             found = positions.get(header) or norm_positions.get(_norm(header))
-            if found and len(found) > 1:
+            if found and len(found) > 1 and looks_like_header:
                 cols = " and ".join(str(i + 1) for i in found)
                 problems.add(header_line, header,
                              f"header appears more than once (fields {cols}); which one is "
                              f"{col.name}?", order=order, bucket="header")
                 found = found[:1]
+            elif found and not looks_like_header:
+                found = found[:1]  # a value that happens to read like a header: no header row
             if found:
                 found_all.append(found[0])
             elif col.required:
@@ -205,6 +289,11 @@ def _read_export(
                     message += f" (did you mean {hint[0]!r}?)"
                 if n_missing == 1 and looks_like_header:  # the list once, on the first missing column
                     message += f"; headers found: {', '.join(headers)}"
+                elif n_missing == 1 and has_values:
+                    message += (f"; line {header_line} looks like data, not a header row (it lacks "
+                                f"the stream's headers and holds values such as dates, amounts or "
+                                f"e-mail addresses; its {len(headers)} fields are not shown): is the "
+                                f"header row missing?")
                 elif n_missing == 1:
                     message += (f"; line {header_line} has none of the {len(spec.columns)} headers of "
                                 f"this stream (its {len(headers)} fields are not shown): is the header row missing?")
@@ -235,12 +324,19 @@ def _read_export(
 
     # -- field counts ----------------------------------------------------------------------
     width = len(headers)
+    # The last line of a file without a final line break, when its record may have been cut.
+    tail_line = body_starts[-1] if unterminated and body else None
     if any(len(r) != width for r in body):
         good_rows, good_lines = [], []
         for r, line in zip(body, body_starts):
             if len(r) == width:
                 good_rows.append(r)
                 good_lines.append(line)
+            elif line == tail_line and len(r) < width:
+                problems.add(line, None,
+                             f"the file looks truncated at line {line}: it ends without a line "
+                             f"break in a row of {len(r)} fields, fewer than the header's {width}",
+                             bucket="width")
             else:
                 more = "more" if len(r) > width else "fewer"
                 problems.add(line, None,
@@ -248,19 +344,32 @@ def _read_export(
                              bucket="width")
     else:
         good_rows, good_lines = body, body_starts
+    tail_cut = (tail_line is not None and bool(good_lines) and good_lines[-1] == tail_line
+                and _cut_last_value(spec, col_index, good_rows, tail_line, width, problems))
+
+    def cell_problem(line: int, idx: list[int] | None, column: str | None, message: str,
+                     order: int, bucket: str) -> None:
+        """A cell's problem; in the last field of an unterminated file's last row it says the
+        file may have been cut there (or nothing more, when the cut is already reported)."""
+        if line == tail_line and idx and idx[-1] == width - 1:
+            if tail_cut:
+                return
+            message += f"; the file ends here without a line break: it looks truncated at line {line}"
+        problems.add(line, column, message, order=order, bucket=bucket)
 
     # -- cells -----------------------------------------------------------------------------
     n = len(good_rows)
     out_cols: list[list[Any]] = []
     for order, col in enumerate(spec.columns):
         idx = col_index.get(col.name)
+        unmapped: list[int] = []  # rows whose value the map lacks (already reported)
         if idx is None and col.value is None and col.default is None:
             values: list[Any] = [None] * n
         else:
             parser = make_parser(col.type, tz=profile.tz, true_values=profile.true_values,
                                  false_values=profile.false_values)
             if col.derived:
-                cells = _derived_cells(col, idx, good_rows, good_lines, problems, order)
+                cells, unmapped = _derived_cells(col, idx, good_rows, good_lines, problems, order)
             else:
                 cells = list(map(itemgetter(idx[0]), good_rows))
             try:
@@ -272,13 +381,21 @@ def _read_export(
                         values.append(parser(cell))
                     except ValueError as err:
                         values.append(_BAD)
-                        problems.add(line, col.header, str(err), order=order, bucket=col.name)
+                        cell_problem(line, idx, col.header, str(err), order, col.name)
+        # a string keeps its spaces, but a key or a required value of spaces only is empty
+        if col.not_null and col.type == "string" and any(map(str.isspace, filter(None, values))):
+            for i, (value, line) in enumerate(zip(values, good_lines)):
+                if value is not None and value.isspace():
+                    values[i] = _BAD
+                    cell_problem(line, idx, col.header, f"blank value (only spaces), but "
+                                 f"{col.name} must not be null", order, col.name)
+        for i in unmapped:
+            values[i] = _BAD
         if col.not_null and None in values:
             for value, line in zip(values, good_lines):
                 if value is None:
-                    problems.add(line, col.header,
-                                 f"empty value, but {col.name} must not be null",
-                                 order=order, bucket=col.name)
+                    cell_problem(line, idx, col.header,
+                                 f"empty value, but {col.name} must not be null", order, col.name)
         out_cols.append(values)
 
     # -- duplicate primary keys ------------------------------------------------------------
@@ -333,11 +450,39 @@ def _read_export(
     )
 
 
+_SHAPE = str.maketrans("0123456789", "0000000000")
+
+
+def _cut_last_value(spec: StreamSpec, col_index: dict[str, list[int] | None],
+                    rows: list[list[str]], line: int, width: int, problems: _Problems) -> bool:
+    """A file that ends without a line break may have been cut inside its last field and still
+    parse (``2026/11/03 23:30:00`` cut to ``2026/11/03 23:30``). For a datetime last field, whose
+    values a cart writes in one fixed form, a last value that is a proper prefix of the form
+    every other row's value has is reported as truncation (returns whether it was)."""
+    for col in spec.columns:
+        idx = col_index.get(col.name)
+        if col.type != "datetime" or col.derived or idx != [width - 1]:
+            continue
+        last = rows[-1][width - 1].strip()
+        shapes = {r[width - 1].strip().translate(_SHAPE) for r in rows[:-1]} - {""}
+        if len(shapes) != 1 or not last:
+            continue
+        (shape,) = shapes
+        if len(last) < len(shape) and shape.startswith(last.translate(_SHAPE)):
+            problems.add(line, col.header,
+                         f"the file looks truncated at line {line}: it ends without a line break "
+                         f"in the value {last!r}, shorter than the form {shape!r} of every other "
+                         f"row's {col.header}", bucket="width")
+            return True
+    return False
+
+
 def _derived_cells(col, idx: list[int] | None, rows: list[list[str]], lines: list[int],
-                   problems: _Problems, order: int) -> list[str]:
+                   problems: _Problems, order: int) -> tuple[list[str], list[int]]:
     """The text of a derived column per row (ColumnSpec's order: source, split or pattern, map,
-    default). A value missing from the map is reported once per distinct value, with its count
-    and first line, and parses as empty."""
+    default), and the rows whose value is missing from the map (``unmapped: error``): each such
+    value is reported once, with its count and first line, and its rows are not checked
+    further (their cell is not empty, whatever not_null says)."""
     n = len(rows)
     if col.value is not None:
         cells = [col.value] * n
@@ -354,9 +499,10 @@ def _derived_cells(col, idx: list[int] | None, rows: list[list[str]], lines: lis
     elif col.pattern is not None:
         found = [col.pattern.search(c) if c else None for c in cells]
         cells = [(m.group(1) or "").strip() if m else "" for m in found]
+    bad_rows: list[int] = []
     if col.map is not None:
         mapped, unmapped = [], {}
-        for cell, line in zip(cells, lines):
+        for i, (cell, line) in enumerate(zip(cells, lines)):
             key = cell.strip()
             if not key:
                 mapped.append("")
@@ -366,6 +512,8 @@ def _derived_cells(col, idx: list[int] | None, rows: list[list[str]], lines: lis
                 first, count = unmapped.get(key, (line, 0))
                 unmapped[key] = (first, count + 1)
                 mapped.append(cell if col.unmapped == "keep" else "")
+                if col.unmapped == "error":
+                    bad_rows.append(i)
         if col.unmapped == "error":
             known = ", ".join(repr(k) for k in list(col.map)[:10])
             for key, (first, count) in unmapped.items():
@@ -378,7 +526,7 @@ def _derived_cells(col, idx: list[int] | None, rows: list[list[str]], lines: lis
         cells = mapped
     if col.default is not None:
         cells = [c if c.strip() else col.default for c in cells]
-    return cells
+    return cells, bad_rows
 
 
 class _Bad:

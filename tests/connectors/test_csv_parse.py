@@ -25,7 +25,8 @@ def test_yen_accepts(text: str, value: int | None) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [("19.80", "decimal point"), ("1980.0", "decimal point"), ("1,98,0", "not a yen amount"),
-     ("abc", "not a yen amount"), ("--1", "not a yen amount"), ("-¥-1", "not a yen amount")],
+     ("abc", "not a yen amount"), ("--1", "not a yen amount"), ("-¥-1", "not a yen amount"),
+     ("１９８０", "full-width digits"), ("￥１，９８０", "not a yen amount")],
 )
 def test_yen_rejects(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message) as info:
@@ -39,6 +40,10 @@ def test_integer() -> None:
     for bad in ("1,000", "1.5", "1_000", "x"):
         with pytest.raises(ValueError, match="not an integer"):
             p(bad)
+    for bad in ("１２３", "-１", "٣", "²"):  # int() and str.isdigit() take these; exports never
+        with pytest.raises(ValueError, match="not an integer") as info:
+            p(bad)
+        assert ("full-width digits" in str(info.value)) == ("１" in bad)
 
 
 def test_date() -> None:
@@ -50,7 +55,7 @@ def test_date() -> None:
     assert p("") is None
     with pytest.raises(ValueError, match="not a valid date: '2026/02/30'"):
         p("2026/02/30")
-    for bad in ("20261123", "23/11/2026", "2026/11/23 10:00", "2026年11月23日"):
+    for bad in ("20261123", "23/11/2026", "2026/11/23 10:00", "2026年11月23日", "２０２６/１１/２３"):
         with pytest.raises(ValueError, match="date"):
             p(bad)
 
@@ -63,7 +68,8 @@ def test_datetime_is_converted_from_jst_to_utc() -> None:
     assert p("2026-11-23T14:05:09.5") == datetime(2026, 11, 23, 5, 5, 9, 500000)
     assert p("2026/11/23") == datetime(2026, 11, 22, 15, 0)  # bare date = local midnight
     assert p("") is None
-    for bad in ("2026/11/23 25:00", "2026-11-23T14:05:09+9:00", "11/23 14:05", "2026/02/30 10:00"):
+    for bad in ("2026/11/23 25:00", "2026-11-23T14:05:09+9:00", "11/23 14:05", "2026/02/30 10:00",
+                "2026/11/23 １４:05", "2026-11-23T14:05:09+０９:00"):
         with pytest.raises(ValueError, match="datetime"):
             p(bad)
 
