@@ -1,8 +1,10 @@
 """The BI snapshot never blocks the pipeline and readers never see a half refresh."""
 
+import os
 import subprocess
 import sys
 import textwrap
+import time
 
 import duckdb
 
@@ -56,3 +58,65 @@ def test_a_reader_holding_the_snapshot_does_not_block_publishing(tmp_path):
         reader.kill()
     assert duckdb.connect(str(target), read_only=True).execute(
         "select count(*) from marts.subscriptions").fetchone() == (7,)
+
+
+def _temp_file(target, pid, suffix=".tmp"):
+    return target.with_name(f".{target.name}.{pid}{suffix}")
+
+
+def test_the_next_publish_removes_what_a_killed_publish_left(tmp_path):
+    """SIGKILL a real publish after its temporary file is written, before the rename."""
+    warehouse = tmp_path / "w.duckdb"
+    _warehouse(warehouse, 1000).close()
+    target = tmp_path / "bi" / "snap.duckdb"
+    child = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import os, sys, time, duckdb
+            from pathlib import Path
+            from orchestration.publish import bi_snapshot
+            def stop_here(*args):   # the kill point: the file is complete, not yet renamed
+                print("written", flush=True)
+                time.sleep(600)
+            bi_snapshot.os.replace = stop_here
+            con = duckdb.connect({str(warehouse)!r}, read_only=True)
+            bi_snapshot.publish_snapshot(con, Path({str(target)!r}), "2026-11-22")
+        """)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert child.stdout.readline().strip() == "written"
+    finally:
+        child.kill()  # SIGKILL: no finally, no atexit in the child
+        child.wait(timeout=30)
+    left = _temp_file(target, child.pid)
+    assert left.exists() and not target.exists()
+
+    con = duckdb.connect(str(warehouse), read_only=True)
+    publish_snapshot(con, target, "2026-11-23")
+    assert sorted(p.name for p in target.parent.iterdir()) == ["snap.duckdb"]
+
+
+def test_stale_temp_files_go_and_a_running_publish_keeps_its_own(tmp_path):
+    target = tmp_path / "bi" / "snap.duckdb"
+    target.parent.mkdir()
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait(timeout=30)
+    running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        dead = [_temp_file(target, ended.pid), _temp_file(target, ended.pid, ".tmp.wal")]
+        live = _temp_file(target, running.pid)
+        # the id of a process started after the file was last written: not that process's file
+        reused = _temp_file(target, running.pid, ".tmp.wal")
+        other_target = target.with_name(f".other.duckdb.{ended.pid}.tmp")
+        for path in (*dead, live, reused, other_target):
+            path.write_bytes(b"partial")
+        os.utime(reused, (time.time() - 3600, time.time() - 3600))
+
+        con = _warehouse(tmp_path / "w.duckdb", 2)
+        publish_snapshot(con, target, "2026-11-23")
+
+        assert sorted(p.name for p in target.parent.iterdir()) == sorted(
+            ["snap.duckdb", live.name, other_target.name])
+    finally:
+        running.kill()
+        running.wait(timeout=30)
