@@ -5,6 +5,10 @@ the pipeline, and a reader could see a refresh half done. The snapshot is built 
 name next to the target and renamed over it; a reader that holds the previous file open keeps
 reading the previous, complete version (POSIX rename semantics) until it reconnects.
 
+With `bi_snapshot.include_contact_columns: false` in the settings file the copy leaves out the
+columns the mart contracts tag as personal data (`transform/personal_columns.py`), from every
+table that has them: for BI tools that chart customers and never show one.
+
 The temporary name carries the publishing process's id (`.teiki.duckdb.<pid>.tmp`, and DuckDB's
 `.wal` beside it). A publish that is killed leaves them behind; the next publish removes every
 one whose process is gone, and never one whose process still runs (a publish under way). A
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Collection
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -24,8 +29,13 @@ import duckdb
 SNAPSHOT_SCHEMAS = ("marts",)
 
 
-def publish_snapshot(warehouse: duckdb.DuckDBPyConnection, target: Path, as_of_date: str) -> dict[str, int]:
-    """Copy the published schemas from `warehouse` into `target`; return rows per table."""
+def publish_snapshot(warehouse: duckdb.DuckDBPyConnection, target: Path, as_of_date: str,
+                     leave_out: Collection[str] = ()) -> dict[str, int]:
+    """Copy the published schemas from `warehouse` into `target`; return rows per table.
+
+    Columns named in `leave_out` (the personal columns, for a snapshot without contact details)
+    are not copied, from whichever table has them.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temp_files(target)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
@@ -50,7 +60,8 @@ def publish_snapshot(warehouse: duckdb.DuckDBPyConnection, target: Path, as_of_d
             warehouse.execute(f'create schema bi_snapshot_tmp."{schema}"')
         for schema, table in tables:
             warehouse.execute(
-                f'create table bi_snapshot_tmp."{schema}"."{table}" as select * from "{schema}"."{table}"'
+                f'create table bi_snapshot_tmp."{schema}"."{table}" as '
+                f'select {_copied_columns(warehouse, schema, table, leave_out)} from "{schema}"."{table}"'
             )
             counts[f"{schema}.{table}"] = warehouse.execute(
                 f'select count(*) from bi_snapshot_tmp."{schema}"."{table}"'
@@ -71,6 +82,21 @@ def publish_snapshot(warehouse: duckdb.DuckDBPyConnection, target: Path, as_of_d
         os.fsync(fh.fileno())
     os.replace(tmp, target)
     return counts
+
+
+def _copied_columns(warehouse: duckdb.DuckDBPyConnection, schema: str, table: str,
+                    leave_out: Collection[str]) -> str:
+    if not leave_out:
+        return "*"
+    columns = [name for (name,) in warehouse.execute(
+        """
+        select column_name from information_schema.columns
+        where table_catalog = current_database() and table_schema = ? and table_name = ?
+        order by ordinal_position
+        """,
+        [schema, table],
+    ).fetchall() if name not in leave_out]
+    return ", ".join('"' + name.replace('"', '""') + '"' for name in columns)
 
 
 def remove_stale_temp_files(target: Path) -> list[Path]:
