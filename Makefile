@@ -47,8 +47,14 @@ test: install manifest browser
 test-slow: install manifest browser
 	$(BIN)/python -m pytest -q -m slow || [ $$? -eq 5 ]
 
+# The UI's address. On a taken port `dagster dev` would keep its daemon and schedules running
+# without a UI, so nothing starts unless the port is free (scripts/check_port_free.py).
+DEV_HOST ?= 127.0.0.1
+DEV_PORT ?= 3000
+
 dev: install manifest
-	$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
+	@$(BIN)/python scripts/check_port_free.py $(DEV_HOST) $(DEV_PORT)
+	$(BIN)/dagster dev -h $(DEV_HOST) -p $(DEV_PORT) -w workspace.yaml
 
 clean:
 	rm -rf data dbt_project/target dbt_project/logs dagster_home/storage dagster_home/history dagster_home/logs dagster_home/schedules

@@ -104,12 +104,21 @@ class AlertSettings(Section):
         return value
 
 
+class BiSnapshotSettings(Section):
+    # False publishes the snapshot without the columns the mart contracts tag as personal data
+    # (names, kana, e-mail, phone, LINE id, postal address, birthday): for BI tools and dashboards
+    # that count and chart customers but never need to show one.
+    include_contact_columns: bool = True
+
+
 class MerchantSettings(Section):
     """The whole file. Each domain adds its section here, with defaults, in one line."""
 
     business: BusinessSettings = BusinessSettings()
     freshness: FreshnessSettings = FreshnessSettings()
     alerts: AlertSettings = AlertSettings()
+    # What the BI snapshot (data/bi/) carries.
+    bi_snapshot: BiSnapshotSettings = BiSnapshotSettings()
     # Outbound channels' non-secret settings (sender, encoding, rates); secrets are env vars.
     channels: ChannelsSettings = ChannelsSettings()
     # Consent, caps, quiet hours, offer spacing, global control: every campaign, every channel.

@@ -32,11 +32,10 @@ from orchestration.actions.campaigns import Campaign, RenderError, render
 from orchestration.actions.contact_policy import (
     QUIET_HOUR_CHANNELS, Candidate, ContactHistory, ContactPolicySettings, decide,
 )
+from orchestration.transform.personal_columns import personal_columns
 
-# Columns a sample message in asset metadata never shows (it is read by the data team, not the
-# customer): the sample is rendered with these masked.
-PERSONAL_COLUMNS = ("full_name", "last_name", "first_name", "full_name_kana", "email", "phone",
-                    "line_user_id", "postal_code", "address1", "address2", "birthday")
+# A sample message in asset metadata (read by the data team, not the customer) is rendered with
+# the columns the mart contracts tag as personal data masked (transform/personal_columns.py).
 MASK = "＊＊＊"
 ChannelFor = Callable[[Campaign, str], OutboxChannel]
 
@@ -247,7 +246,8 @@ def _message(campaign: Campaign, channel: str, p: Mapping[str, Any], row: Mappin
 
 def sample_message(campaign: Campaign, row: Mapping[str, Any], day: date, merchant_name: str) -> str:
     """The campaign's first channel's message for one audience row, personal values masked."""
-    masked = {k: (MASK if k in PERSONAL_COLUMNS and v is not None else v) for k, v in row.items()}
+    personal = personal_columns()
+    masked = {k: (MASK if k in personal and v is not None else v) for k, v in row.items()}
     try:
         parts = _render_parts(campaign, campaign.channels[0], masked, campaign.steps[0].name, day, merchant_name)
     except RenderError as exc:

@@ -2,11 +2,13 @@
 
 import dagster as dg
 
+from orchestration.merchant_settings import load_merchant_settings
 from orchestration.observability.republish import REPUBLISH_CONDITION
 from orchestration.publish.bi_snapshot import publish_snapshot
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 from orchestration.settings import Settings
 from orchestration.transform.dbt_models import mart_keys
+from orchestration.transform.personal_columns import personal_columns
 
 
 def build_publish_assets(settings: Settings, dbt_models: dg.AssetsDefinition) -> list:
@@ -24,14 +26,19 @@ def build_publish_assets(settings: Settings, dbt_models: dg.AssetsDefinition) ->
         ),
     )
     def bi_snapshot(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+        # The settings file is read at each publish, like the dbt vars at each refresh.
+        leave_out = (() if load_merchant_settings().bi_snapshot.include_contact_columns
+                     else sorted(personal_columns()))
         # Read-only: the pool guarantees no writer right now, and read-only cannot damage anything.
         with warehouse.connect(read_only=True) as con:
-            counts = publish_snapshot(con, settings.bi_snapshot, settings.business_date().isoformat())
+            counts = publish_snapshot(con, settings.bi_snapshot, settings.business_date().isoformat(),
+                                      leave_out=leave_out)
         return dg.MaterializeResult(
             metadata={
                 "path": dg.MetadataValue.path(str(settings.bi_snapshot)),
                 "tables": dg.MetadataValue.json(counts),
                 "as_of_date": settings.business_date().isoformat(),
+                "personal_columns_left_out": dg.MetadataValue.json(list(leave_out)),
             }
         )
 

@@ -4,11 +4,23 @@ BI tools never open the live warehouse: DuckDB's single-writer lock would let a 
 the pipeline, and a reader could see a refresh half done. The snapshot is built under a temporary
 name next to the target and renamed over it; a reader that holds the previous file open keeps
 reading the previous, complete version (POSIX rename semantics) until it reconnects.
+
+With `bi_snapshot.include_contact_columns: false` in the settings file the copy leaves out the
+columns the mart contracts tag as personal data (`transform/personal_columns.py`), from every
+table that has them: for BI tools that chart customers and never show one.
+
+The temporary name carries the publishing process's id (`.teiki.duckdb.<pid>.tmp`, and DuckDB's
+`.wal` beside it). A publish that is killed leaves them behind; the next publish removes every
+one whose process is gone, and never one whose process still runs (a publish under way). A
+process id the system has since given to a process started after the file was last written is
+gone too (on Linux, where /proc says when a process started).
 """
 
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Collection
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -17,9 +29,15 @@ import duckdb
 SNAPSHOT_SCHEMAS = ("marts",)
 
 
-def publish_snapshot(warehouse: duckdb.DuckDBPyConnection, target: Path, as_of_date: str) -> dict[str, int]:
-    """Copy the published schemas from `warehouse` into `target`; return rows per table."""
+def publish_snapshot(warehouse: duckdb.DuckDBPyConnection, target: Path, as_of_date: str,
+                     leave_out: Collection[str] = ()) -> dict[str, int]:
+    """Copy the published schemas from `warehouse` into `target`; return rows per table.
+
+    Columns named in `leave_out` (the personal columns, for a snapshot without contact details)
+    are not copied, from whichever table has them.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temp_files(target)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     for leftover in (tmp, Path(f"{tmp}.wal")):
         leftover.unlink(missing_ok=True)
@@ -42,7 +60,8 @@ def publish_snapshot(warehouse: duckdb.DuckDBPyConnection, target: Path, as_of_d
             warehouse.execute(f'create schema bi_snapshot_tmp."{schema}"')
         for schema, table in tables:
             warehouse.execute(
-                f'create table bi_snapshot_tmp."{schema}"."{table}" as select * from "{schema}"."{table}"'
+                f'create table bi_snapshot_tmp."{schema}"."{table}" as '
+                f'select {_copied_columns(warehouse, schema, table, leave_out)} from "{schema}"."{table}"'
             )
             counts[f"{schema}.{table}"] = warehouse.execute(
                 f'select count(*) from bi_snapshot_tmp."{schema}"."{table}"'
@@ -63,3 +82,63 @@ def publish_snapshot(warehouse: duckdb.DuckDBPyConnection, target: Path, as_of_d
         os.fsync(fh.fileno())
     os.replace(tmp, target)
     return counts
+
+
+def _copied_columns(warehouse: duckdb.DuckDBPyConnection, schema: str, table: str,
+                    leave_out: Collection[str]) -> str:
+    if not leave_out:
+        return "*"
+    columns = [name for (name,) in warehouse.execute(
+        """
+        select column_name from information_schema.columns
+        where table_catalog = current_database() and table_schema = ? and table_name = ?
+        order by ordinal_position
+        """,
+        [schema, table],
+    ).fetchall() if name not in leave_out]
+    return ", ".join('"' + name.replace('"', '""') + '"' for name in columns)
+
+
+def remove_stale_temp_files(target: Path) -> list[Path]:
+    """Remove the temporary files of earlier publishes of `target` whose process is gone."""
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.(\d+)\.tmp(\.wal)?")
+    removed = []
+    for path in target.parent.iterdir():
+        match = pattern.fullmatch(path.name)
+        if match is None or int(match.group(1)) == os.getpid():
+            continue  # not a temporary file of this target, or this process's own (handled above)
+        try:
+            written = path.stat().st_mtime
+        except FileNotFoundError:
+            continue  # its publish just renamed or removed it
+        if _process_is_running(int(match.group(1)), since=written):
+            continue
+        path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
+def _process_is_running(pid: int, since: float) -> bool:
+    """Whether process `pid` exists and may have written a file last modified at `since`."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # another user's process: it exists
+    started = _process_start_time(pid)
+    # A process started after the file was last written cannot have written it: the id was reused.
+    return started is None or started <= since + 1.0
+
+
+def _process_start_time(pid: int) -> float | None:
+    """Epoch seconds process `pid` started at, from /proc; None where /proc cannot say."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime "))
+        # Fields after the command name (which may hold spaces) start at field 3; starttime is 22.
+        ticks = int(stat.rpartition(")")[2].split()[19])
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None

@@ -10,6 +10,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from orchestration.charts.marts import CHARTS
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 from orchestration.settings import DBT_PROJECT_DIR, Settings
+from orchestration.transform.failing_rows import row_keys_of, with_failing_rows
 from orchestration.transform.prepare import dbt_environment, dbt_vars_args
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
@@ -94,13 +95,21 @@ def build_dbt_assets(settings: Settings) -> dg.AssetsDefinition:
         # dbt holds DuckDB's single write lock while it runs, so the charted marts' outputs (and
         # their checks, which must follow them) are held back until the stream ends, then sent
         # with the chart rendered from the finished tables (orchestration/charts/).
+        # A failed test that names its key columns is held back too, and goes out with its
+        # failing rows' keys in its metadata, read once dbt has let go of the warehouse
+        # (transform/failing_rows.py).
         held: list[Any] = []
+        failed_checks: list[Any] = []
         for event in invocation.stream():
-            if _event_asset_key(context, event) in CHARTED_KEYS:
+            if row_keys_of(event, invocation.manifest):
+                failed_checks.append(event)
+            elif _event_asset_key(context, event) in CHARTED_KEYS:
                 held.append(event)
             else:
                 yield event
         yield from with_charts(context, settings, held)
+        if failed_checks:
+            yield from with_failing_rows(failed_checks, invocation, str(settings.warehouse), context.log)
         if not invocation.is_successful():
             raise invocation.get_error() or dg.Failure("dbt build failed")
 

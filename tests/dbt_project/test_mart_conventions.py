@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from orchestration.transform.personal_columns import is_tagged_personal, personal_columns
+
 MANIFEST = Path(__file__).resolve().parents[2] / "dbt_project" / "target" / "manifest.json"
 
 
@@ -36,3 +38,14 @@ def test_readme_lists_every_mart():
     readme = (MANIFEST.parents[2] / "README.md").read_text()
     missing = [m["name"] for m in _marts() if f"| `{m['name']}` |" not in readme]
     assert missing == []
+
+
+def test_personal_columns_are_tagged_in_every_mart_that_has_them():
+    """The one list of personal columns (the BI snapshot without contact columns, masked campaign
+    samples) is the `pii: true` tags: a contact column copied into a new mart must carry it too."""
+    tagged = personal_columns(MANIFEST)
+    assert {"full_name", "full_name_kana", "email", "phone", "line_user_id", "postal_code",
+            "address1", "address2", "birthday"} <= tagged
+    untagged = [(m["name"], c) for m in _marts() for c, spec in m["columns"].items()
+                if c in tagged and not is_tagged_personal(spec)]
+    assert untagged == []

@@ -1,9 +1,11 @@
 """A failing error-severity dbt test stops the outbound action and the BI publication.
 
 Runs the real job in "your own exports" mode (TEIKI_CSV_EXPORT_DIR set, export files observed,
-not generated) on exports whose 定期回数 disagrees with the orders: the dbt test
-assert_subscription_delivery_count_matches_export (severity error) must fail, and nothing may
-reach a customer or a BI reader.
+not generated) on exports broken in one way each: 定期回数 disagreeing with the orders, an order
+dated in the future, an order line of a product the product export lacks, a live 定期契約 with a
+status label nobody mapped (一時停止), an order of a customer the customer export lacks. The
+check must fail at error severity, list the broken record by its keys in its metadata, and
+nothing may reach a customer or a BI reader.
 """
 
 from __future__ import annotations
@@ -11,9 +13,12 @@ from __future__ import annotations
 import csv
 import io
 import os
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 import duckdb
+import pytest
 
 from demo_merchant.generate import generate
 from demo_pipeline import DEMO_AS_OF, teiki_env
@@ -32,15 +37,26 @@ def _corrupt_one_delivery_count(path) -> str:
     return target[header.index("定期受注番号")]
 
 
-def test_failed_error_check_blocks_call_list_and_snapshot(tmp_path):
-    exports = tmp_path / "exports"
-    generate(exports, customers=400, seed=3, as_of=DEMO_AS_OF)
-    broken = _corrupt_one_delivery_count(exports / "subscriptions.csv")
+def _edit_export(path, pick, change, nth=0) -> dict:
+    """Change one row of a generated cp932 export: the nth row `pick` accepts; returns it as it was."""
+    text = path.read_bytes().decode("cp932")
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    target = [r for r in rows if pick(r)][nth]
+    before = dict(target)
+    change(target)
+    out = io.StringIO(newline="")
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    path.write_bytes(out.getvalue().encode("cp932"))
+    return before
 
+
+def _run_on_own_exports(exports, data_dir):
     from orchestration.definitions import build_definitions
     from orchestration.settings import load_settings
 
-    with teiki_env(tmp_path / "data"):
+    with teiki_env(data_dir):
         os.environ["TEIKI_CSV_EXPORT_DIR"] = str(exports)
         settings = load_settings()
         assert not settings.demo
@@ -48,13 +64,16 @@ def test_failed_error_check_blocks_call_list_and_snapshot(tmp_path):
         job = defs.resolve_job_def("daily_refresh")
         with dg.DagsterInstance.ephemeral() as instance:
             result = job.execute_in_process(instance=instance, raise_on_error=False)
+    return result, settings
 
-    assert not result.success
+
+def _failed_checks(result) -> dict:
     evaluations = [e.event_specific_data for e in result.all_events
                    if e.event_type_value == "ASSET_CHECK_EVALUATION"]
-    failed = {ev.check_name for ev in evaluations if not ev.passed}
-    assert "assert_subscription_delivery_count_matches_export" in failed
+    return {ev.check_name: ev for ev in evaluations if not ev.passed}
 
+
+def _assert_nothing_went_out(result, settings):
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert "raw_csv/subscriptions" in materialized            # loading itself worked
     assert "actions/call_center_list" not in materialized     # nobody gets called
@@ -68,8 +87,107 @@ def test_failed_error_check_blocks_call_list_and_snapshot(tmp_path):
         ledger = con.execute(
             "select count(*) from information_schema.tables where table_schema = 'actions'").fetchone()[0]
         assert ledger == 0
+    finally:
+        con.close()
+
+
+def _failing_rows(evaluation) -> list:
+    assert evaluation.severity == dg.AssetCheckSeverity.ERROR
+    return evaluation.metadata["failing_rows"].value
+
+
+def test_failed_error_check_blocks_call_list_and_snapshot(tmp_path):
+    exports = tmp_path / "exports"
+    generate(exports, customers=400, seed=3, as_of=DEMO_AS_OF)
+    broken = _corrupt_one_delivery_count(exports / "subscriptions.csv")
+
+    result, settings = _run_on_own_exports(exports, tmp_path / "data")
+
+    assert not result.success
+    failed = _failed_checks(result)
+    assert "assert_subscription_delivery_count_matches_export" in failed
+    assert _failing_rows(failed["assert_subscription_delivery_count_matches_export"]) == [
+        {"source": "csv", "subscription_id": broken}]
+    _assert_nothing_went_out(result, settings)
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
         # the failing row is the one we broke
         assert con.execute(
             "select count(*) from raw_csv.subscriptions where subscription_id = ?", [broken]).fetchone()[0] == 1
     finally:
         con.close()
+
+
+def _one_off(row) -> bool:
+    return not row["定期受注番号"]
+
+
+def _jst_timestamp(days_from_today: int) -> str:
+    day = datetime.now(ZoneInfo("Asia/Tokyo")).date() + timedelta(days=days_from_today)
+    return f"{day:%Y/%m/%d} 10:00:00"
+
+
+@pytest.fixture(scope="module")
+def broken_records_run(tmp_path_factory):
+    """Exports with an order dated a month ahead (and one dated tomorrow, within the tolerance),
+    and an order line of a product missing from the product export: checks on the canonical
+    entities, ahead of every mart."""
+    root = tmp_path_factory.mktemp("future_and_unknown_product")
+    exports = root / "exports"
+    generate(exports, customers=400, seed=3, as_of=DEMO_AS_OF)
+    future = _edit_export(exports / "orders.csv", _one_off,
+                          lambda r: r.update({"受注日時": _jst_timestamp(30)}))
+    tomorrow = _edit_export(exports / "orders.csv", _one_off,
+                            lambda r: r.update({"受注日時": _jst_timestamp(1)}), nth=1)
+    line = _edit_export(exports / "order_lines.csv", lambda r: r["受注番号"] != future["受注番号"],
+                        lambda r: r.update({"商品コード": "X-NOT-IN-CATALOGUE"}))
+    result, settings = _run_on_own_exports(exports, root / "data")
+    return result, settings, {"future": future, "tomorrow": tomorrow, "line": line}
+
+
+@pytest.fixture(scope="module")
+def broken_marts_run(tmp_path_factory):
+    """Exports with a live 定期契約 whose status label is unmapped (一時停止) and a one-off order of
+    a customer missing from the customer export: checks on the orders and subscriptions marts."""
+    root = tmp_path_factory.mktemp("unknown_status_and_customer")
+    exports = root / "exports"
+    generate(exports, customers=400, seed=3, as_of=DEMO_AS_OF)
+    paused = _edit_export(exports / "subscriptions.csv", lambda r: r["ステータス"] == "継続中",
+                          lambda r: r.update({"ステータス": "一時停止"}))
+    orphan = _edit_export(exports / "orders.csv", _one_off, lambda r: r.update({"顧客ID": "C9999999"}))
+    result, settings = _run_on_own_exports(exports, root / "data")
+    return result, settings, {"paused": paused, "orphan": orphan}
+
+
+def test_an_order_dated_in_the_future_fails_a_check_naming_it(broken_records_run):
+    """It used to vanish from marts.orders (the as-of window ends at as_of_date) with no warning."""
+    result, settings, broken = broken_records_run
+    assert not result.success
+    rows = _failing_rows(_failed_checks(result)["orders_are_not_dated_in_the_future"])
+    # a month ahead is listed; tomorrow is within future_date_tolerance_days (1) and is not
+    assert rows == [{"source": "csv", "order_id": broken["future"]["受注番号"]}]
+    _assert_nothing_went_out(result, settings)
+
+
+def test_an_order_line_of_an_unknown_product_fails_a_check_naming_it(broken_records_run):
+    result, settings, broken = broken_records_run
+    rows = _failing_rows(_failed_checks(result)["order_lines_have_a_known_product"])
+    assert rows == [{"source": "csv", "order_id": broken["line"]["受注番号"],
+                     "line_number": int(broken["line"]["明細番号"])}]
+    _assert_nothing_went_out(result, settings)
+
+
+def test_a_live_subscription_with_an_unknown_status_fails_a_check_naming_it(broken_marts_run):
+    """It used to be a warning: the 定期契約 dropped out of churn_risk_scores and headline_kpis."""
+    result, settings, broken = broken_marts_run
+    assert not result.success
+    rows = _failing_rows(_failed_checks(result)["live_subscriptions_have_a_known_status"])
+    assert rows == [{"source": "csv", "subscription_id": broken["paused"]["定期受注番号"]}]
+    _assert_nothing_went_out(result, settings)
+
+
+def test_an_order_of_an_unknown_customer_fails_a_check_naming_it(broken_marts_run):
+    result, settings, broken = broken_marts_run
+    rows = _failing_rows(_failed_checks(result)["orders_have_a_known_customer"])
+    assert rows == [{"source": "csv", "order_id": broken["orphan"]["受注番号"]}]
+    _assert_nothing_went_out(result, settings)
