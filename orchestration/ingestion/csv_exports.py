@@ -90,10 +90,16 @@ def build_csv_export_assets(settings: Settings) -> list:
                     "dagster/row_count": counts[s],
                     "files": dg.MetadataValue.json(
                         [{"file": r.file, "status": r.status, "inserted": r.rows_inserted,
-                          "updated": r.rows_updated, "unchanged": r.rows_unchanged} for r in loads]
+                          "updated": r.rows_updated, "unchanged": r.rows_unchanged,
+                          # stored rows newer than the file's (left as they were), rows a full
+                          # export no longer holds (marked deleted), and the why (which files)
+                          "kept_newer": r.rows_kept_newer, "deleted": r.rows_deleted,
+                          "note": r.note} for r in loads]
                     ),
                     "rows_inserted": sum(r.rows_inserted for r in loads),
                     "rows_updated": sum(r.rows_updated for r in loads),
+                    "rows_kept_newer": sum(r.rows_kept_newer for r in loads),
+                    "rows_deleted": sum(r.rows_deleted for r in loads),
                 },
             )
 
