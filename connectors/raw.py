@@ -11,7 +11,14 @@ or a ``_record`` JSON column for API connectors) followed by the writer's metada
     _loaded_at    TIMESTAMP  UTC time of the load that last inserted or changed the row
     _sync_id      VARCHAR    sync that last inserted or changed the row
 
-Loads are idempotent upserts by primary key. A batch (rows + cursor/state + sync_log row) commits
+Loads are idempotent upserts by primary key, and **a row never replaces a newer version of
+itself**: a stream's ``version_field`` (the column that dates a record's version, e.g.
+``updated_at``) is compared with the stored row's, and a row older than the stored one is not
+applied (ties and NULLs apply: nothing says the stored one is newer). A batch the caller knows
+to be older than what is stored (``write_batch(stale=True)``: e.g. an export file dropped before
+one already loaded, for a stream without a version field) inserts new keys only. Either way the
+rows kept are counted (``rows_kept_newer``) and the sync_log note names the files (or syncs)
+that wrote the newer versions. A batch (rows + cursor/state + sync_log row) commits
 in one transaction or not at all; a failed sync writes only a ``failed`` sync_log row, in its own
 transaction. Bookkeeping:
 
@@ -19,7 +26,8 @@ transaction. Bookkeeping:
                          state (JSON, connector-specific), sync_id, updated_at (UTC)
     raw_meta.sync_log    one row per sync: sync_id, source, stream, started_at, finished_at,
                          status (running | success | skipped | failed), rows_read,
-                         rows_inserted, rows_updated, rows_unchanged, cursor_value,
+                         rows_inserted, rows_updated, rows_unchanged, rows_kept_newer
+                         (stored rows newer than the batch's, left as they were), cursor_value,
                          detail (CSV: the file), note (why skipped, columns added), error
 
 ``running`` marks a paged sync whose last committed page was not final (or whose process died).
@@ -44,6 +52,13 @@ TIMESTAMP column set, the stored record kept), with the page's rows, in one comm
 and a source that reports deletions (key -> when) has them marked the same way::
 
         writer.mark_deleted_keys({product_id: occurred_at}, state=state)
+
+A full snapshot (every live record of the stream in one batch, e.g. a full CSV export) upserts
+its rows and marks deleted, in the same commit, every stored row it no longer holds (any primary
+key; a stored row whose version is later than the snapshot was taken is not marked)::
+
+        writer.write_snapshot(rows, at=loaded, column="_deleted_at", taken_at=dropped,
+                              file=path, lines=lines)
 
 Rows are sequences of Python values in ``stream.columns`` order (str, int, float, bool,
 date, datetime (naive UTC), None; JSON columns take JSON text or dict/list). In typed raw columns
@@ -142,6 +157,7 @@ CREATE TABLE IF NOT EXISTS {META_SCHEMA}.sync_log (
     note           VARCHAR,
     error          VARCHAR
 );
+ALTER TABLE {META_SCHEMA}.sync_log ADD COLUMN IF NOT EXISTS rows_kept_newer BIGINT;
 """
 
 
@@ -183,7 +199,9 @@ class RawStream:
     """One raw table: ``raw_<source>.<name>``.
 
     ``columns`` are the payload columns (including primary key and cursor field), in table order;
-    the writer adds :data:`METADATA_COLUMNS` after them.
+    the writer adds :data:`METADATA_COLUMNS` after them. ``version_field`` (optional) is the
+    column that dates a record's version (``updated_at``): a row older than the stored one by it
+    is not applied. Without one, a row's version is the batch's (see ``write_batch(stale=)``).
     """
 
     source: str
@@ -191,6 +209,7 @@ class RawStream:
     columns: tuple[RawColumn, ...]
     primary_key: tuple[str, ...]
     cursor_field: str | None = None
+    version_field: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "columns", tuple(self.columns))
@@ -222,6 +241,12 @@ class RawStream:
                 raise RawSchemaError(f"{where}: primary key column {key!r} is not a column")
         if self.cursor_field is not None and self.cursor_field not in names:
             raise RawSchemaError(f"{where}: cursor_field {self.cursor_field!r} is not a column")
+        if self.version_field is not None:
+            if self.version_field not in names:
+                raise RawSchemaError(f"{where}: version_field {self.version_field!r} is not a column")
+            if self.column_type(self.version_field) not in ("TIMESTAMP", "DATE", "BIGINT", "INTEGER"):
+                raise RawSchemaError(f"{where}: version_field {self.version_field!r} must be a "
+                                     f"TIMESTAMP, DATE or integer column")
 
     @property
     def schema(self) -> str:
@@ -263,6 +288,8 @@ class SyncResult:
     rows_inserted: int = 0
     rows_updated: int = 0
     rows_unchanged: int = 0
+    rows_kept_newer: int = 0  # stored rows newer than the batch's version, left as they were
+    rows_deleted: int = 0  # rows a full snapshot no longer holds, marked (counted as updated)
     cursor_value: str | None = None
     note: str | None = None  # e.g. why a sync was skipped
     error: str | None = None
@@ -485,6 +512,8 @@ class RawWriter:
         state: dict[str, Any] | None = None,
         final: bool = True,
         dedupe: bool = True,
+        stale: bool = False,
+        _snapshot: tuple[datetime, str, datetime | None] | None = None,
     ) -> SyncResult:
         """Upsert ``rows`` and commit them together with the cursor, state and sync_log row.
 
@@ -498,6 +527,10 @@ class RawWriter:
         dedupe:        True: of rows sharing a primary key within the batch, the last wins.
                        False (faster) if the caller guarantees unique keys; a duplicate then
                        fails the batch.
+        stale:         True if the batch is known to be older than what is stored (an export
+                       file dropped before one already loaded): new keys are inserted, stored
+                       rows it would change are kept (counted in ``rows_kept_newer``). Rows
+                       older than the stored ones by ``stream.version_field`` are kept either way.
         """
         if self._closed_status is not None:
             raise RuntimeError(f"sync {self.sync_id} is already {self._closed_status}")
@@ -514,7 +547,8 @@ class RawWriter:
                 counter = _Counter()
                 writer.writerows(_stage_rows(rows, lines, json_idx, ncols, stream, counter))
             self.result = self._commit_batch(
-                con, stage_path, file, counter.n, cursor_value, state, loaded_at, final, dedupe
+                con, stage_path, file, counter.n, cursor_value, state, loaded_at, final, dedupe,
+                stale, _snapshot,
             )
         finally:
             try:
@@ -522,6 +556,26 @@ class RawWriter:
             except OSError:
                 pass
         return self.result
+
+    def write_snapshot(
+        self,
+        rows: Iterable[Sequence[Any]],
+        *,
+        at: datetime,
+        column: str = "deleted_at",
+        taken_at: datetime | None = None,
+        **batch: Any,
+    ) -> SyncResult:
+        """Write the stream's full snapshot: upsert ``rows`` (every live record) and mark
+        deleted every stored row whose key they lack (``column`` set to ``at``, every other
+        column kept as stored), in one commit with ``batch`` (:meth:`write_batch` keywords).
+        A row marked earlier that comes back is live again (its ``column`` NULL).
+        taken_at: when the snapshot was taken (an export file's drop time, naive UTC): a stored
+        row whose version (``stream.version_field``) is later is not marked, the snapshot
+        predates it. A ``stale`` batch marks nothing. Any primary key. The count is
+        ``result.rows_deleted`` (included in ``rows_updated``) and in the note."""
+        self._deletion_column(column, single_key=False)
+        return self.write_batch(rows, _snapshot=(at, column, taken_at), **batch)
 
     def mark_deleted(
         self,
@@ -581,9 +635,9 @@ class RawWriter:
         self.write_batch(rows, **batch)
         return len(rows)
 
-    def _deletion_column(self, column: str) -> int:
+    def _deletion_column(self, column: str, single_key: bool = True) -> int:
         stream = self.stream
-        if len(stream.primary_key) != 1:
+        if single_key and len(stream.primary_key) != 1:
             raise RawSchemaError(f"{stream.schema}.{stream.name}: marking deletions needs a "
                                  f"single-column primary key")
         names = [(c.name, c.sql_type) for c in stream.columns]
@@ -637,6 +691,8 @@ class RawWriter:
         loaded_at: datetime,
         final: bool,
         dedupe: bool,
+        stale: bool = False,
+        snapshot: tuple[datetime, str, datetime | None] | None = None,
     ) -> SyncResult:
         stream = self.stream
         stage = _q(f"_teiki_stage_{self.sync_id.replace('-', '_')}")
@@ -666,26 +722,52 @@ class RawWriter:
             )
             join = " AND ".join(f"s.{_q(k)} = t.{_q(k)}" for k in stream.primary_key)
             first_pk = _q(stream.primary_key[0])
-            n_new, n_changed, n_same = con.execute(
+            # A stored row newer than the incoming one (by version_field; any, for a stale
+            # batch) is kept: an older export never overwrites a newer version of a record.
+            version = stream.version_field
+            older = ("true" if stale else
+                     f"coalesce(s.{_q(version)} < t.{_q(version)}, false)" if version else "false")
+            changed = (f"t.{first_pk} IS NOT NULL AND t._record_hash IS DISTINCT FROM "
+                       f"s._record_hash")
+            n_new, n_changed, n_kept, n_same = con.execute(
                 f"SELECT count(*) FILTER (WHERE t.{first_pk} IS NULL), "
-                f"count(*) FILTER (WHERE t.{first_pk} IS NOT NULL "
-                f"AND t._record_hash IS DISTINCT FROM s._record_hash), "
+                f"count(*) FILTER (WHERE {changed} AND NOT {older}), "
+                f"count(*) FILTER (WHERE {changed} AND {older}), "
                 f"count(*) FILTER (WHERE t._record_hash = s._record_hash) "
                 f"FROM {stage} s LEFT JOIN {stream.table} t ON {join}"
             ).fetchone()
+            kept_note = None
+            if n_kept:
+                kept_from = con.execute(
+                    f"SELECT coalesce(t._file, 'sync ' || t._sync_id) AS origin, count(*) "
+                    f"FROM {stage} s JOIN {stream.table} t ON {join} "
+                    f"WHERE {changed} AND {older} GROUP BY origin ORDER BY 2 DESC, 1 LIMIT 5"
+                ).fetchall()
+                basis = "this batch is older than the stored data" if stale else (
+                    f"{version} newer than this batch's")
+                kept_note = (f"kept {n_kept} stored rows newer than this batch's ({basis}): "
+                             + ", ".join(f"{origin} ({n})" for origin, n in kept_from)
+                             + (", ..." if len(kept_from) == 5 else ""))
 
             if n_new or n_changed:
                 insert_cols = payload + [n for n, _ in METADATA_COLUMNS]
                 non_key = [n for n in insert_cols if n not in stream.primary_key]
                 sets = ", ".join(f"{_q(n)} = excluded.{_q(n)}" for n in non_key)
+                newer_only = ("" if not version else
+                              f" AND NOT coalesce(excluded.{_q(version)} < tgt.{_q(version)}, false)")
+                conflict = ("DO NOTHING" if stale else
+                            f"DO UPDATE SET {sets} WHERE excluded._record_hash IS DISTINCT FROM "
+                            f"tgt._record_hash{newer_only}")
                 con.execute(
                     f"INSERT INTO {stream.table} AS tgt ({', '.join(_q(n) for n in insert_cols)}) "
                     f"SELECT {', '.join(_q(n) for n in payload)}, ?, ?, _line, _record_hash, ?, ? "
                     f"FROM {stage} "
-                    f"ON CONFLICT ({pk}) DO UPDATE SET {sets} "
-                    f"WHERE excluded._record_hash IS DISTINCT FROM tgt._record_hash",
+                    f"ON CONFLICT ({pk}) {conflict}",
                     [stream.source, file, loaded_at, self.sync_id],
                 )
+            n_gone = 0
+            if snapshot is not None and not stale:
+                n_gone = self._mark_absent(con, stage, snapshot, file, loaded_at)
 
             new_cursor = self._next_cursor(con, stage, previous, cursor_value)
             new_state = state if state is not None else (previous.state if previous else {})
@@ -707,18 +789,23 @@ class RawWriter:
                 ],
             )
             # rows_read counts every row given; in-batch duplicates (dropped) count as unchanged.
-            n_dupes = n_read - (n_new + n_changed + n_same)
+            n_dupes = n_read - (n_new + n_changed + n_kept + n_same)
             pending = replace(
                 self.result,
                 status="success" if final else "running",
                 rows_read=self.result.rows_read + n_read,
                 rows_inserted=self.result.rows_inserted + n_new,
-                rows_updated=self.result.rows_updated + n_changed,
+                rows_updated=self.result.rows_updated + n_changed + n_gone,
                 rows_unchanged=self.result.rows_unchanged + n_same + n_dupes,
+                rows_kept_newer=self.result.rows_kept_newer + n_kept,
+                rows_deleted=self.result.rows_deleted + n_gone,
                 cursor_value=new_cursor,
                 finished_at=utc_now() if final else None,
                 note=_join_notes(self.result.note,
-                                 f"added columns: {', '.join(added)}" if added else None),
+                                 f"added columns: {', '.join(added)}" if added else None,
+                                 kept_note,
+                                 f"marked {n_gone} rows deleted: not in this full snapshot"
+                                 if n_gone else None),
             )
             self._upsert_log(con, pending)
             con.execute(f"DROP TABLE {stage}")
@@ -729,6 +816,35 @@ class RawWriter:
         if final:
             self._closed_status = "success"
         return pending
+
+    def _mark_absent(self, con: duckdb.DuckDBPyConnection, stage: str,
+                     snapshot: tuple[datetime, str, datetime | None], file: str | None,
+                     loaded_at: datetime) -> int:
+        """Mark deleted the live stored rows whose keys the staged snapshot lacks (not those
+        whose version is later than the snapshot was taken). Returns how many."""
+        stream = self.stream
+        at, column, taken_at = snapshot
+        payload = [c.name for c in stream.columns]
+        # the same hash as a staged row with this deletion time, so a row that comes back differs
+        hash_expr = ("md5(CAST(to_json(struct_pack(" + ", ".join(
+            f"{_q(n)} := " + (f"CAST(? AS TIMESTAMP)" if n == column else f"t.{_q(n)}")
+            for n in payload) + ")) AS VARCHAR))")
+        join = " AND ".join(f"s.{_q(k)} = t.{_q(k)}" for k in stream.primary_key)
+        where = [f"t.{_q(column)} IS NULL", f"NOT EXISTS (SELECT 1 FROM {stage} s WHERE {join})"]
+        args: list[Any] = []
+        version = stream.version_field
+        if taken_at is not None and version and stream.column_type(version) in ("TIMESTAMP", "DATE"):
+            where.append(f"NOT coalesce(CAST(t.{_q(version)} AS TIMESTAMP) > ?, false)")
+            args.append(taken_at)
+        cond = " AND ".join(where)
+        n = con.execute(f"SELECT count(*) FROM {stream.table} t WHERE {cond}", args).fetchone()[0]
+        if n:
+            con.execute(
+                f"UPDATE {stream.table} AS t SET {_q(column)} = ?, _record_hash = {hash_expr}, "
+                f"_file = ?, _line = NULL, _loaded_at = ?, _sync_id = ? WHERE {cond}",
+                [at, at, file, loaded_at, self.sync_id, *args],
+            )
+        return n
 
     def _next_cursor(
         self,
@@ -758,11 +874,13 @@ class RawWriter:
         con.execute(
             f"INSERT INTO {META_SCHEMA}.sync_log AS l (sync_id, source, stream, started_at, "
             f"finished_at, status, rows_read, rows_inserted, rows_updated, rows_unchanged, "
-            f"cursor_value, detail, note, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            f"rows_kept_newer, cursor_value, detail, note, error) "
+            f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             f"ON CONFLICT (sync_id) DO UPDATE SET finished_at = excluded.finished_at, "
             f"status = excluded.status, rows_read = excluded.rows_read, "
             f"rows_inserted = excluded.rows_inserted, rows_updated = excluded.rows_updated, "
-            f"rows_unchanged = excluded.rows_unchanged, cursor_value = excluded.cursor_value, "
+            f"rows_unchanged = excluded.rows_unchanged, "
+            f"rows_kept_newer = excluded.rows_kept_newer, cursor_value = excluded.cursor_value, "
             f"detail = excluded.detail, note = excluded.note, error = excluded.error",
             [
                 r.sync_id,
@@ -775,6 +893,7 @@ class RawWriter:
                 r.rows_inserted,
                 r.rows_updated,
                 r.rows_unchanged,
+                r.rows_kept_newer,
                 r.cursor_value,
                 r.detail,
                 r.note,

@@ -104,6 +104,8 @@ def record_stream(source: str, stream: str, known: Iterable[str], provider: str)
                  RawColumn("deleted_at", "TIMESTAMP"), RawColumn("_record", "JSON")),
         primary_key=("id",),
         cursor_field="updated_at",
+        # a page or a replayed sync older than the stored record never overwrites it
+        version_field="updated_at",
     )
 
 

@@ -1,4 +1,5 @@
-"""CLI: ``python -m demo_merchant --out DIR [--customers N] [--seed S] [--as-of YYYY-MM-DD]``."""
+"""CLI: ``python -m demo_merchant --out DIR [--customers N] [--seed S] [--as-of YYYY-MM-DD]
+[--history-start YYYY-MM-DD]``."""
 
 from __future__ import annotations
 
@@ -28,10 +29,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     parser.add_argument("--as-of", type=_date, default=None,
                         help="last day of the history, YYYY-MM-DD (default: today in Japan)")
+    parser.add_argument("--history-start", type=_date, default=None,
+                        help="the world's first day, YYYY-MM-DD: the same world seen on --as-of "
+                             "(default: history_days before --as-of, a new world)")
     args = parser.parse_args(argv)
     if args.customers < 1:
         parser.error("--customers must be at least 1")
-    summary = generate(args.out, customers=args.customers, seed=args.seed, as_of=args.as_of)
+    summary = generate(args.out, customers=args.customers, seed=args.seed, as_of=args.as_of,
+                       history_start=args.history_start)
     print(summary.format())
     return 0
 

@@ -7,6 +7,14 @@ it), and the files are the cart's view of that world as of ``as_of`` 23:59:59 JS
 are simulated past ``as_of`` so that subscribers who are about to cancel already show their
 signals in the last days before it; nothing after ``as_of`` is written.
 
+One world, any day: a world is fixed by its seed, size, parameters and first day
+(``history_start``, by default ``params.history_days - 1`` days before ``as_of``). It is simulated
+as of the end of those ``history_days`` (to a fixed horizon 240 days later) and written as the
+cart sees it on ``as_of``: the same world with a later ``as_of`` is the same history plus the
+days since (new customers keep being acquired at the window's final rate, each day from its own
+random stream), and an earlier ``as_of`` the same history cut shorter. So a daily refresh of
+the demo merchant loads the same cart a day older each morning.
+
 Determinism: one ``random.Random`` per customer, seeded from the string ``"<seed>:<index>"``
 (string seeds are hashed with SHA-512 by ``random``, never with ``hash()``), a separate one for
 anonymous traffic, no set or hash-ordered iteration; output rows are sorted on (time, creation
@@ -261,19 +269,40 @@ class _Picker:
 # --------------------------------------------------------------------------------------------
 
 
+#: How many days past its first ``history_days`` a world can be continued: its subscriptions are
+#: simulated 240 days past them, and the last days before ``as_of`` need their future.
+MAX_CONTINUED_DAYS = 180
+
+
+def world_end(history_start: date, params: BehaviourParams = DEFAULT_PARAMS) -> date:
+    """The last day of a world's first ``history_days``: it is simulated as of that day."""
+    return history_start + timedelta(days=params.history_days - 1)
+
+
 class _World:
-    def __init__(self, customers: int, seed: int, as_of: date, params: BehaviourParams) -> None:
+    def __init__(self, customers: int, seed: int, as_of: date, params: BehaviourParams,
+                 history_start: date | None = None) -> None:
         self.p = params
         self.n_customers = customers
         self.seed = seed
         self.as_of = as_of
-        self.history_start = as_of - timedelta(days=params.history_days - 1)
+        self.history_start = history_start or as_of - timedelta(days=params.history_days - 1)
+        end = world_end(self.history_start, params)
+        if not self.history_start <= as_of <= end + timedelta(days=MAX_CONTINUED_DAYS):
+            raise ValueError(
+                f"as_of {as_of} is outside the world that starts on {self.history_start}: it can "
+                f"be seen from that day to {end + timedelta(days=MAX_CONTINUED_DAYS)} "
+                f"(history_days {params.history_days} + {MAX_CONTINUED_DAYS}); start a new world")
         self.origin = self.history_start - timedelta(days=800)
         self.origin_ord = self.origin.toordinal()
         self.hist_day = 800
         self.as_of_day = as_of.toordinal() - self.origin_ord
-        self.cutoff = self.as_of_day * DAY + DAY - 1
-        self.horizon = self.cutoff + 240 * DAY
+        self.cutoff = self.as_of_day * DAY + DAY - 1  # the view: what the cart shows on as_of
+        # the simulation: as of the world's end, whatever day it is seen on
+        self.world_cutoff = (end.toordinal() - self.origin_ord) * DAY + DAY - 1
+        self.horizon = self.world_cutoff + 240 * DAY
+        # days past the world's first history_days that as_of shows (new customers, traffic)
+        self.extra_days = max(0, (as_of - end).days)
         self.seq = 0
         self._day_str: dict[int, str] = {}
 
@@ -390,6 +419,19 @@ class _World:
             t = day * DAY + hour_picker(rng) * HOUR + rng.randrange(HOUR)
             times.append(max(t, self.hist_day * DAY + 600))
         times.sort()
+        # Days past the window: acquired at the window's final rate, each day from its own
+        # random stream, so that a later as_of only adds customers after everyone before.
+        weights = [(1 + (p.acquisition_growth - 1) * k / max(1, span - 1))
+                   * p.acquisition_seasonality[self.month(self.hist_day + k) - 1]
+                   for k in range(span)]
+        for k in range(span, span + self.extra_days):
+            rng_k = random.Random(f"demo-merchant:{self.seed}:acquired:{k}")
+            mean = self.n_customers * p.acquisition_growth * \
+                p.acquisition_seasonality[self.month(self.hist_day + k) - 1] / sum(weights)
+            count = int(mean) + (1 if rng_k.random() < mean - int(mean) else 0)
+            day = self.hist_day + k
+            times.extend(sorted(day * DAY + hour_picker(rng_k) * HOUR + rng_k.randrange(HOUR)
+                                for _ in range(count)))
         return times
 
     def make_customer(self, rng: random.Random, index: int, t_acq: int,
@@ -438,8 +480,8 @@ class _World:
         c.phone_opt_in = rng.random() < p.phone_opt_in_rate
         c.created_t = t_acq - rng.randrange(60, 900)
         c.updated_t = c.created_t
-        if rng.random() < p.profile_update_rate and c.created_t < self.cutoff - DAY:
-            c.updated_t = rng.randrange(c.created_t + HOUR, self.cutoff)
+        if rng.random() < p.profile_update_rate and c.created_t < self.world_cutoff - DAY:
+            c.updated_t = rng.randrange(c.created_t + HOUR, self.world_cutoff)
         c.method = self.pick_method(rng)
         c.fragile = rng.random() < p.fragile_customer_share
         c.problem = None
@@ -978,9 +1020,11 @@ class _World:
         span = p.history_days
         base = p.anonymous_views_per_day_per_1000 * self.n_customers / 1000 / 2.0
         pages = ["/"] + [f"/products/{x.product_id}" for x in self.products]
-        for k in range(span):
+        for k in range(span + self.extra_days):
+            if k >= span:  # days past the window: their own stream each, the final ramp
+                rng = random.Random(f"demo-merchant:{self.seed}:anonymous:{k}")
             day = self.hist_day + k
-            ramp = 1 + (p.acquisition_growth - 1) * k / max(1, span - 1)
+            ramp = 1 + (p.acquisition_growth - 1) * min(k, span - 1) / max(1, span - 1)
             mean = base * ramp * 2 / (1 + p.acquisition_growth)
             sessions = int(mean) + (1 if rng.random() < mean - int(mean) else 0)
             avail = [x for x in pages if not x.startswith("/products/")
@@ -1018,6 +1062,8 @@ class _World:
 
         rows = []
         for c in self.customers:
+            if c.created_t > cutoff:  # registered after the day the cart is seen on
+                continue
             labels = {k: v[0] if getattr(c, attr) else v[1] for k, v, attr in (
                 ("email_opt_in", BOOL_LABELS["email_opt_in"], "email_opt_in"),
                 ("line_opt_in", BOOL_LABELS["line_opt_in"], "line_opt_in"),
@@ -1029,7 +1075,8 @@ class _World:
                 c.id, c.last, c.first, c.last_kana, c.first_kana, c.email, c.phone, c.postal,
                 c.prefecture, c.address1, c.address2, birthday, c.gender, labels["email_opt_in"],
                 labels["line_opt_in"], c.line_user_id, labels["dm_opt_in"],
-                labels["phone_opt_in"], c.channel, dt(c.created_t), dt(c.updated_t)))
+                labels["phone_opt_in"], c.channel, dt(c.created_t),
+                dt(c.updated_t if c.updated_t <= cutoff else c.created_t)))
         out["customers"] = rows
 
         rows = []
@@ -1252,11 +1299,15 @@ def generate(
     seed: int = 42,
     as_of: date | None = None,
     params: BehaviourParams = DEFAULT_PARAMS,
+    history_start: date | None = None,
 ) -> GenerationSummary:
     """Generate the demo merchant's ten cart exports into ``out_dir``.
 
-    History is ``params.history_days`` days ending at ``as_of`` (default: today in Asia/Tokyo).
-    Same arguments give byte-identical files.
+    History is ``params.history_days`` days ending at ``as_of`` (default: today in Asia/Tokyo),
+    or, given the world's first day ``history_start``, that world as the cart shows it on
+    ``as_of`` (the same world a day later: the same history plus that day; up to
+    ``MAX_CONTINUED_DAYS`` past its first ``history_days``). Same arguments give byte-identical
+    files.
     """
     started = time.perf_counter()
     if customers < 1:
@@ -1266,7 +1317,7 @@ def generate(
     out_dir.mkdir(parents=True, exist_ok=True)
     headers = load_profile_headers()
 
-    world = _World(customers, seed, as_of, params)
+    world = _World(customers, seed, as_of, params, history_start)
     world.run()
     tables = world.tables()
 

@@ -1,9 +1,16 @@
 """Load cart CSV exports into ``raw_<source>.<stream>`` tables.
 
 Each file is one sync (own sync_id) and one transaction: its rows, the stream's cursor and its
-state (the sha256 of every file loaded) commit together. A file whose content was already
-loaded for the stream is recorded as ``skipped``; a bad file is recorded as ``failed`` and
-changes nothing else.
+state (the sha256 and drop time of every file loaded) commit together. A file whose content was
+already loaded for the stream is recorded as ``skipped``; a bad file is recorded as ``failed``
+and changes nothing else.
+
+Versions: a row never replaces a newer stored version of itself (the stream's
+``version_field``, by default ``updated_at``). A stream without one is versioned by the export
+file's drop time (modification time): a file dropped before one already loaded only adds
+records it has that are not stored. A file of a ``full`` stream is the stream's whole live
+set: stored rows it no longer holds are marked deleted (``_deleted_at``), unless the file was
+dropped before one already loaded (an old snapshot says nothing about today).
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import os
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
 
@@ -33,6 +41,10 @@ from .reader import EXTRA_COLUMN, read_export
 #: NULL or empty, so dbt builds and the marts (and `check`) know the fact is missing.
 REFERENCE_PROFILE = "demo_merchant"
 
+#: Set (UTC) on a row that a full-snapshot export no longer holds; NULL for live rows. The
+#: stored record is kept; staging reads live rows only.
+DELETED_COLUMN = "_deleted_at"
+
 
 def reference_streams() -> dict[str, StreamSpec]:
     return dict(load_profile(REFERENCE_PROFILE).streams)
@@ -50,9 +62,11 @@ def raw_stream(profile: Profile, stream: str, source: str = "csv") -> RawStream:
     return RawStream(
         source=source,
         name=spec.name,
-        columns=tuple(columns) + (RawColumn(EXTRA_COLUMN, "JSON"),),
+        columns=tuple(columns) + (RawColumn(DELETED_COLUMN, "TIMESTAMP"),
+                                  RawColumn(EXTRA_COLUMN, "JSON")),
         primary_key=spec.primary_key,
         cursor_field=spec.cursor_field,
+        version_field=spec.version_field,
     )
 
 
@@ -85,8 +99,10 @@ def create_tables(
 ) -> list[str]:
     """Create the (empty) raw tables that do not exist yet, so that dbt sources resolve before
     a stream's first export arrives: the profile's streams and the reference streams it lacks
-    (by default), or ``streams``. Returns the streams created. Loads never need this: the first
-    successful load creates its table."""
+    (by default), or ``streams``. A table that exists gets the columns it lacks (a warehouse
+    older than a column of the raw contract, such as ``_deleted_at``), so staging reads every
+    table alike even on a day its stream has no new file. Returns the streams created. Loads
+    never need this: the first successful load creates its table."""
     prof = load_profile(profile)
     names = (list(streams) if streams is not None
              else list(prof.streams) + [s for s in reference_streams() if s not in prof.streams])
@@ -98,14 +114,14 @@ def create_tables(
                 "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
                 "AND schema_name = ? AND table_name = ?", [stream.schema, stream.name]
             ).fetchone()[0]
+            con.begin()
+            try:
+                ensure_table(con, stream)
+                con.commit()
+            except BaseException:
+                con.rollback()
+                raise
             if not exists:
-                con.begin()
-                try:
-                    ensure_table(con, stream)
-                    con.commit()
-                except BaseException:
-                    con.rollback()
-                    raise
                 created.append(name)
     return created
 
@@ -193,6 +209,12 @@ def load_export_dir(
     return results
 
 
+def _dropped_at(path: Path) -> str:
+    """When the cart dropped the file (its modification time), ISO UTC to the microsecond."""
+    mtime = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).replace(tzinfo=None)
+    return mtime.isoformat(sep=" ", timespec="microseconds")
+
+
 def _load_one(
     con,
     path: Path,
@@ -218,11 +240,15 @@ def _load_one(
                     f"{seen.get('file')} by sync {seen.get('sync_id')}"
                 )
             parsed = read_export(path, profile, stream, data=data)
+            dropped = _dropped_at(path)
+            # a file dropped before one already loaded is older than what is stored
+            older = any(seen.get("dropped_at", "") > dropped for seen in loaded.values())
             loaded[digest] = {
                 "file": path.name,
                 "sync_id": writer.sync_id,
                 "rows": len(parsed.rows),
                 "encoding": parsed.encoding,
+                "dropped_at": dropped,
                 "loaded_at": utc_now().isoformat(sep=" ", timespec="seconds"),
             }
             state["files"] = loaded
@@ -232,9 +258,14 @@ def _load_one(
                 nulls = (None,) * pad
                 rows = [r[:-1] + nulls + r[-1:] for r in rows]
             # keys are unique: read_export rejects duplicate primary keys
-            return writer.write_batch(
-                rows, file=file, lines=parsed.lines, state=state, dedupe=False
-            )
+            batch = dict(file=file, lines=parsed.lines, state=state, dedupe=False,
+                         stale=older and table.version_field is None)
+            if profile.stream(stream).full and not older:
+                return writer.write_snapshot(rows, at=utc_now(), column=DELETED_COLUMN,
+                                             taken_at=datetime.fromisoformat(dropped), **batch)
+            if older:
+                writer.result.note = f"dropped at {dropped} UTC, before a file already loaded"
+            return writer.write_batch(rows, **batch)
         except Exception as exc:  # recorded as a failed sync, then raised or returned
             err = exc
             if isinstance(exc, OSError):

@@ -32,7 +32,13 @@ SQL_TYPES: dict[str, str] = {
 
 _IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
 _TOP_KEYS = {"profile", "description", "encoding", "timezone", "true_values", "false_values", "streams"}
-_STREAM_KEYS = {"file", "primary_key", "cursor_field", "columns", "description"}
+_STREAM_KEYS = {"file", "primary_key", "cursor_field", "version_field", "export", "optional",
+                "columns", "description"}
+#: What one export file of a stream holds: every live record (a full snapshot: a record it no
+#: longer holds was deleted) or only the records changed since an earlier export.
+EXPORT_KINDS = ("full", "incremental")
+#: Column types that can date a record's version (``version_field``).
+_VERSION_TYPES = ("datetime", "date", "integer")
 _COLUMN_KEYS = {"header", "headers", "join", "split", "pattern", "map", "unmapped", "default",
                 "value", "type", "required", "not_null"}
 _UNMAPPED = ("error", "keep")
@@ -77,6 +83,17 @@ class StreamSpec:
     primary_key: tuple[str, ...]
     cursor_field: str | None
     columns: tuple[ColumnSpec, ...]
+    # the column that dates a record's version: an older row never replaces a newer stored one
+    version_field: str | None = None
+    # "full": each file holds every live record (absent ones are marked deleted) and a day
+    # without a file is an error; "incremental": changed records only, a day may have no file
+    export: str = "incremental"
+    # a stream the cart may not export at all (no file is no error)
+    optional: bool = False
+
+    @property
+    def full(self) -> bool:
+        return self.export == "full"
 
     def column(self, name: str) -> ColumnSpec:
         for col in self.columns:
@@ -225,7 +242,7 @@ def _stream(sname: str, sdef: Any, bad) -> StreamSpec | None:
     if not _IDENT.match(sname):
         bad(sname, f"stream name {sname!r} must be lower snake_case (it names the raw table)")
     if not isinstance(sdef, dict):
-        bad(sname, "a stream must be a mapping with file, primary_key, cursor_field, columns")
+        bad(sname, "a stream must be a mapping with file, primary_key, export, columns")
         return None
     for key in sorted(set(sdef) - _STREAM_KEYS):
         bad(sname, f"unknown key {key!r} (allowed: {', '.join(sorted(_STREAM_KEYS))})")
@@ -271,7 +288,25 @@ def _stream(sname: str, sdef: Any, bad) -> StreamSpec | None:
     if cursor is not None and (not isinstance(cursor, str) or cursor not in names):
         bad(sname, f"cursor_field {cursor!r} is not among the columns")
         cursor = None
-    return StreamSpec(sname, glob, pk, cursor, tuple(columns))
+    by_name = {c.name: c for c in columns}
+    # Default: the raw contract's `updated_at` (更新日時) when the stream maps it.
+    version = sdef.get("version_field", "updated_at" if "updated_at" in by_name else None)
+    if version is not None and (not isinstance(version, str) or version not in by_name
+                                or by_name[version].type not in _VERSION_TYPES):
+        bad(sname, f"version_field {version!r} must be one of the stream's {'/'.join(_VERSION_TYPES)} "
+                   f"columns (the one that dates a record's version, e.g. updated_at)")
+        version = None
+    export = sdef.get("export", "incremental")
+    if export not in EXPORT_KINDS:
+        bad(sname, f"export must be one of {' | '.join(EXPORT_KINDS)} (full: every file holds "
+                   f"every live record; incremental: only changed ones), not {export!r}")
+        export = "incremental"
+    optional = sdef.get("optional", False)
+    if not isinstance(optional, bool):
+        bad(sname, f"optional must be true or false, not {optional!r}")
+        optional = False
+    return StreamSpec(sname, glob, pk, cursor, tuple(columns), version_field=version,
+                      export=export, optional=optional)
 
 
 def _text(value: Any) -> str | None:

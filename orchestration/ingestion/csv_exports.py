@@ -5,6 +5,8 @@ One asset per export file stream (["csv_exports", stream]) and one per raw table
 file to every mart.
 """
 
+from datetime import date, timedelta
+
 import dagster as dg
 
 from connectors.csv_export import create_tables, load_export_dir, load_profile
@@ -20,8 +22,13 @@ class DemoMerchantConfig(dg.Config):
     # A named set of behaviour parameters (demo_merchant.params.WORLDS): "default", or
     # "alternate" to check that models are not tuned to one world.
     world: str = "default"
-    # No as-of here on purpose: the history ends at the pipeline's business date
+    # No as-of here on purpose: the cart is seen on the pipeline's business date
     # (TEIKI_AS_OF_DATE or today in Japan), the same date dbt measures at.
+    # The world's first day (YYYY-MM-DD). Empty: the world the last materialization generated
+    # (same customers, seed and world), seen a day or more later, so each morning loads the
+    # same cart one day older; a new world whose history ends at the business date when there
+    # is none, or when the business date is past what that world can show.
+    history_start: str = ""
 
 
 def export_key(stream: str) -> dg.AssetKey:
@@ -90,10 +97,16 @@ def build_csv_export_assets(settings: Settings) -> list:
                     "dagster/row_count": counts[s],
                     "files": dg.MetadataValue.json(
                         [{"file": r.file, "status": r.status, "inserted": r.rows_inserted,
-                          "updated": r.rows_updated, "unchanged": r.rows_unchanged} for r in loads]
+                          "updated": r.rows_updated, "unchanged": r.rows_unchanged,
+                          # stored rows newer than the file's (left as they were), rows a full
+                          # export no longer holds (marked deleted), and the why (which files)
+                          "kept_newer": r.rows_kept_newer, "deleted": r.rows_deleted,
+                          "note": r.note} for r in loads]
                     ),
                     "rows_inserted": sum(r.rows_inserted for r in loads),
                     "rows_updated": sum(r.rows_updated for r in loads),
+                    "rows_kept_newer": sum(r.rows_kept_newer for r in loads),
+                    "rows_deleted": sum(r.rows_deleted for r in loads),
                 },
             )
 
@@ -110,12 +123,14 @@ def _demo_merchant_exports(specs: list[dg.AssetSpec], streams: list[str], settin
         if config.world not in WORLDS:
             raise ValueError(f"unknown demo world {config.world!r}; known: {', '.join(WORLDS)}")
         as_of = settings.business_date()
+        start = (date.fromisoformat(config.history_start) if config.history_start
+                 else _continued_world(context, streams[0], config, as_of))
         summary = generate(
             settings.csv_export_dir, customers=config.customers, seed=config.seed, as_of=as_of,
-            params=WORLDS[config.world],
+            params=WORLDS[config.world], history_start=start,
         )
         context.log.info(f"demo merchant: {config.customers} customers, seed {config.seed}, "
-                         f"world {config.world}, as of {as_of}")
+                         f"world {config.world} from {summary.history_start}, as of {as_of}")
         for s in streams:
             yield dg.MaterializeResult(
                 asset_key=export_key(s),
@@ -125,7 +140,27 @@ def _demo_merchant_exports(specs: list[dg.AssetSpec], streams: list[str], settin
                     "as_of": as_of.isoformat(),
                     "seed": config.seed,
                     "world": config.world,
+                    "customers": config.customers,
+                    "history_start": summary.history_start.isoformat(),
                 },
             )
 
     return demo_merchant_exports
+
+
+def _continued_world(context: dg.AssetExecutionContext, stream: str, config: DemoMerchantConfig,
+                     as_of: date) -> date | None:
+    """The first day of the world the last materialization generated, if it is the same world
+    (customers, seed, world) and can be seen on ``as_of``; None for a new world."""
+    from demo_merchant.generate import MAX_CONTINUED_DAYS, world_end
+    from demo_merchant.params import WORLDS
+
+    event = context.instance.get_latest_materialization_event(export_key(stream))
+    meta = event.asset_materialization.metadata if event and event.asset_materialization else {}
+    value = lambda key: getattr(meta.get(key), "value", None)  # noqa: E731
+    if (value("history_start") is None or value("seed") != config.seed
+            or value("customers") != config.customers or value("world") != config.world):
+        return None
+    start = date.fromisoformat(value("history_start"))
+    last = world_end(start, WORLDS[config.world]) + timedelta(days=MAX_CONTINUED_DAYS)
+    return start if start <= as_of <= last else None

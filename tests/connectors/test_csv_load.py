@@ -8,6 +8,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import yaml
 
 import connectors.raw as raw
 from connector_fixtures import (
@@ -30,6 +31,7 @@ from connectors.csv_export import (
     load_profile,
     stream_files,
 )
+from connectors.csv_export.profile import PROFILES_DIR
 
 
 def test_customers_land_as_typed_columns(wh: Path, export_dir: Path) -> None:
@@ -69,8 +71,8 @@ def test_raw_table_layout(wh: Path, export_dir: Path) -> None:
         ("subscription_id", "VARCHAR"), ("delivery_number", "BIGINT"), ("status", "VARCHAR"),
         ("payment_method", "VARCHAR"), ("subtotal", "BIGINT"), ("shipping_fee", "BIGINT"),
         ("discount", "BIGINT"), ("total", "BIGINT"), ("shipped_on", "DATE"),
-        ("updated_at", "TIMESTAMP"), ("_extra", "JSON"), ("_source", "VARCHAR"),
-        ("_file", "VARCHAR"), ("_line", "BIGINT"), ("_record_hash", "VARCHAR"),
+        ("updated_at", "TIMESTAMP"), ("_deleted_at", "TIMESTAMP"), ("_extra", "JSON"),
+        ("_source", "VARCHAR"), ("_file", "VARCHAR"), ("_line", "BIGINT"), ("_record_hash", "VARCHAR"),
         ("_loaded_at", "TIMESTAMP"), ("_sync_id", "VARCHAR"),
     ]
     o1 = query_dicts(wh, "SELECT * FROM raw_csv.orders WHERE order_id = 'O-1001'")[0]
@@ -347,3 +349,96 @@ def test_the_points_stream_is_optional(wh: Path, export_dir: Path) -> None:
     reference = [c.name for c in load_profile("demo_merchant").stream("points").columns]
     assert columns[:len(reference)] == reference
     assert query(wh, "SELECT count(*) FROM raw_csv.points") == [(0,)]
+
+
+# -- versions: an older export never overwrites newer rows --------------------------------------
+
+def _age(path: Path, days: float) -> Path:
+    """Give a file the drop time (modification time) of ``days`` ago."""
+    import os
+    import time
+
+    then = time.time() - days * 86400
+    os.utime(path, (then, then))
+    return path
+
+
+def test_an_old_export_sorting_after_todays_keeps_the_newer_rows(wh: Path, export_dir: Path) -> None:
+    """Today's orders are shipped; an old export (発送待ち, 2023 timestamps) whose name sorts
+    after today's loads after it: the stored newer rows stay, nothing is marked deleted, and the
+    sync says how many rows it kept and from which file."""
+    today = [list(r) for r in ORDERS] + [[
+        "O-1003", "C003", "2026/11/20 10:00:00", "", "", "発送済み", "後払い", "1980", "0", "",
+        "1,980", "2026/11/21", "2026/11/21 15:00:00"]]
+    new = write_csv(export_dir / "orders_20261124.csv", ORDER_HEADER, today)
+    old_rows = [list(r) for r in ORDERS]
+    for r in old_rows:
+        r[5], r[11], r[12] = "発送待ち", "", "2023/06/01 09:00:00"
+    _age(write_csv(export_dir / "orders_old.csv", ORDER_HEADER, old_rows), days=400)
+
+    first, second = load_export_dir(wh, export_dir, "demo_merchant")
+
+    assert (first.detail, first.rows_inserted) == (str(new), 3)
+    assert (second.status, second.rows_updated, second.rows_kept_newer, second.rows_deleted) == (
+        "success", 0, 2, 0)
+    assert query(wh, "SELECT order_id, status, updated_at, _deleted_at FROM raw_csv.orders "
+                     "ORDER BY 1") == [
+        ("O-1001", "発送済み", datetime(2026, 11, 2, 1), None),
+        ("O-1002", "発送待ち", datetime(2026, 11, 3, 14, 30), None),
+        ("O-1003", "発送済み", datetime(2026, 11, 21, 6), None)]
+    log = sync_log(wh)[-1]
+    assert log["rows_kept_newer"] == 2
+    assert f"kept 2 stored rows newer than this batch's (updated_at newer than this batch's): {new} (2)" \
+        in log["note"]
+
+
+def test_an_old_file_of_a_stream_without_a_version_column_only_adds(wh: Path, export_dir: Path) -> None:
+    """payments has no 更新日時: the file's drop time is the version. An export dropped before the
+    one loaded changes no stored payment (its other payments are added)."""
+    header = ["決済ID", "受注番号", "顧客ID", "決済方法", "処理日時", "金額", "結果", "エラー内容"]
+    now = write_csv(export_dir / "payments_1.csv", header, [
+        ["PAY-1", "O-1001", "C001", "クレジットカード", "2026/11/01 09:00:00", "4030", "成功", ""]])
+    _age(write_csv(export_dir / "payments_2.csv", header, [
+        ["PAY-1", "O-1001", "C001", "クレジットカード", "2026/11/01 09:00:00", "4030", "失敗", "与信NG"],
+        ["PAY-0", "O-0999", "C001", "クレジットカード", "2026/10/01 09:00:00", "1980", "成功", ""]]),
+         days=3)
+    assert load_profile("demo_merchant").stream("payments").version_field is None
+
+    _, old = load_export_dir(wh, export_dir, "demo_merchant")
+
+    assert (old.rows_inserted, old.rows_updated, old.rows_kept_newer, old.rows_deleted) == (1, 0, 1, 0)
+    assert query(wh, "SELECT payment_id, result, _deleted_at FROM raw_csv.payments ORDER BY 1") == [
+        ("PAY-0", "成功", None), ("PAY-1", "成功", None)]
+    assert "before a file already loaded" in old.note and f"{now} (1)" in old.note
+
+
+# -- full snapshots and incremental exports ---------------------------------------------------
+
+def test_a_full_export_marks_the_rows_it_no_longer_holds_deleted(wh: Path, export_dir: Path) -> None:
+    assert load_profile("demo_merchant").stream("orders").export == "full"
+    write_csv(export_dir / "orders_20261123.csv", ORDER_HEADER, ORDERS)
+    load_export_dir(wh, export_dir, "demo_merchant")
+    write_csv(export_dir / "orders_20261124.csv", ORDER_HEADER, ORDERS[:1])
+
+    _, today = load_export_dir(wh, export_dir, "demo_merchant")
+
+    assert (today.rows_deleted, today.rows_updated) == (1, 1)
+    assert "marked 1 rows deleted: not in this full snapshot" in today.note
+    rows = query_dicts(wh, "SELECT * FROM raw_csv.orders ORDER BY order_id")
+    assert [(r["order_id"], r["_deleted_at"] is None) for r in rows] == [("O-1001", True),
+                                                                         ("O-1002", False)]
+    gone = rows[1]  # the record is kept as it was, with the file that no longer held it
+    assert (gone["status"], gone["total"], gone["_file"]) == (
+        "発送待ち", 1980, str(export_dir / "orders_20261124.csv"))
+
+
+def test_an_incremental_export_never_marks_deletions(wh: Path, export_dir: Path, tmp_path: Path) -> None:
+    profile = yaml.safe_load((PROFILES_DIR / "demo_merchant.yaml").read_text(encoding="utf-8"))
+    profile["streams"]["orders"]["export"] = "incremental"
+    path = tmp_path / "incremental.yaml"
+    path.write_text(yaml.safe_dump(profile, allow_unicode=True), encoding="utf-8")
+    write_csv(export_dir / "orders_20261123.csv", ORDER_HEADER, ORDERS)
+    write_csv(export_dir / "orders_20261124.csv", ORDER_HEADER, ORDERS[:1])
+    results = load_export_dir(wh, export_dir, path)
+    assert [r.rows_deleted for r in results] == [0, 0]
+    assert query(wh, "SELECT count(*) FROM raw_csv.orders WHERE _deleted_at IS NULL") == [(2,)]

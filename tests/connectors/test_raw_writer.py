@@ -204,3 +204,84 @@ def test_mark_deleted_keys_marks_reported_deletions_once(wh: Path) -> None:
                     (7, first, first, "true")]
     assert json.loads(query(wh, "SELECT CAST(state AS VARCHAR) FROM raw_meta.sync_state")[0][0]) == {
         "since": "x"}
+
+
+# -- a row never replaces a newer version of itself ------------------------------------------
+
+def test_an_older_row_never_replaces_a_newer_stored_version(wh: Path) -> None:
+    """The API connectors' raw table (connectors/sync_base.record_stream): a page or a replayed
+    sync carrying an older version of a record leaves the stored newer one, and says so."""
+    from connectors.sync_base import record_stream
+
+    stream = record_stream("recharge", "charges", ["charges"], "Recharge")
+    with RawWriter(wh, stream) as w:
+        first = w.write_batch([live(1, 9), live(2, 9), live(3, 9)])
+    with RawWriter(wh, stream) as w:
+        # 1 and 2 older than stored, 3 newer, 4 new
+        r = w.write_batch([live(1, 2), live(2, 3), live(3, 12), live(4, 1)])
+    assert (r.rows_inserted, r.rows_updated, r.rows_kept_newer, r.rows_unchanged) == (1, 1, 2, 0)
+    assert query(wh, "SELECT id, updated_at, _record->>'day' FROM raw_recharge.charges ORDER BY id") == [
+        (1, datetime(2026, 11, 9), "9"), (2, datetime(2026, 11, 9), "9"),
+        (3, datetime(2026, 11, 12), "12"), (4, datetime(2026, 11, 1), "1")]
+    log = sync_log(wh)[-1]
+    assert log["rows_kept_newer"] == 2
+    assert f"kept 2 stored rows newer than this batch's (updated_at newer than this batch's): " \
+           f"sync {first.sync_id} (2)" in log["note"]
+
+
+def test_a_stale_batch_only_inserts_new_keys(wh: Path) -> None:
+    """Without a version field, a batch the caller knows to be older keeps every stored row."""
+    with RawWriter(wh, ORDERS) as w:
+        w.write_batch([rec(1, 5)], file="orders_new.csv")
+    with RawWriter(wh, ORDERS) as w:
+        r = w.write_batch([rec(1, 9, older="yes"), rec(2, 1)], file="orders_old.csv", stale=True)
+    assert (r.rows_inserted, r.rows_updated, r.rows_kept_newer) == (1, 0, 1)
+    assert query(wh, "SELECT id, _record->>'older', _file FROM raw_shopify.orders ORDER BY id") == [
+        (1, None, "orders_new.csv"), (2, None, "orders_old.csv")]
+    assert "orders_new.csv (1)" in sync_log(wh)[-1]["note"]
+
+
+# -- full snapshots ---------------------------------------------------------------------------
+
+LINES = RawStream(
+    "csv", "order_lines",
+    columns=(RawColumn("order_id", "VARCHAR"), RawColumn("line_number", "BIGINT"),
+             RawColumn("updated_at", "TIMESTAMP"), RawColumn("_deleted_at", "TIMESTAMP"),
+             RawColumn("_extra", "JSON")),
+    primary_key=("order_id", "line_number"), cursor_field="updated_at", version_field="updated_at",
+)
+
+
+def line(order: str, n: int, day: int) -> tuple:
+    return (order, n, datetime(2026, 11, day), None, "{}")
+
+
+def test_a_full_snapshot_marks_what_it_no_longer_holds_and_revives_what_returns(wh: Path) -> None:
+    loaded = datetime(2026, 11, 23, 21)
+    with RawWriter(wh, LINES) as w:
+        w.write_batch([line("O1", 1, 1), line("O1", 2, 1), line("O2", 1, 2), line("O9", 1, 30)])
+    with RawWriter(wh, LINES) as w:
+        # O1/2 and O2/1 are gone; O9/1 changed after the snapshot was taken: not marked
+        r = w.write_snapshot([line("O1", 1, 1), line("O3", 1, 3)], at=loaded, column="_deleted_at",
+                             taken_at=datetime(2026, 11, 23, 6), file="order_lines_1123.csv")
+    assert (r.rows_inserted, r.rows_updated, r.rows_deleted) == (1, 2, 2)
+    assert "marked 2 rows deleted: not in this full snapshot" in r.note
+    rows = query(wh, "SELECT order_id, line_number, updated_at, _deleted_at, _file FROM raw_csv.order_lines "
+                     "ORDER BY 1, 2")
+    assert rows == [("O1", 1, datetime(2026, 11, 1), None, None),
+                    ("O1", 2, datetime(2026, 11, 1), loaded, "order_lines_1123.csv"),
+                    ("O2", 1, datetime(2026, 11, 2), loaded, "order_lines_1123.csv"),
+                    ("O3", 1, datetime(2026, 11, 3), None, "order_lines_1123.csv"),
+                    ("O9", 1, datetime(2026, 11, 30), None, None)]
+    with RawWriter(wh, LINES) as w:
+        # marked rows stay marked; O2/1 comes back live
+        again = w.write_snapshot([line("O1", 1, 1), line("O2", 1, 2), line("O3", 1, 3)],
+                                 at=datetime(2026, 11, 24), column="_deleted_at",
+                                 taken_at=datetime(2026, 11, 24))
+    assert (again.rows_updated, again.rows_deleted, again.rows_unchanged) == (1, 0, 2)
+    assert query(wh, "SELECT order_id, line_number FROM raw_csv.order_lines WHERE _deleted_at IS NULL "
+                     "ORDER BY 1, 2") == [("O1", 1), ("O2", 1), ("O3", 1), ("O9", 1)]
+    with RawWriter(wh, LINES) as w:
+        stale = w.write_snapshot([line("O1", 1, 1)], at=datetime(2026, 11, 25), column="_deleted_at",
+                                 stale=True)
+    assert stale.rows_deleted == 0  # an older snapshot says nothing about what exists now

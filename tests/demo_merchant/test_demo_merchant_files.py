@@ -216,3 +216,36 @@ def test_cli_prints_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     again = tmp_path / "api"
     generate(again, customers=40, seed=3, as_of=date(2024, 12, 31))
     assert _read_bytes(out) == _read_bytes(again)
+
+
+def _rows(out: Path, name: str) -> list[str]:
+    return (out / name).read_bytes().decode("cp932").split("\r\n")[1:-1]
+
+
+def test_the_same_world_a_day_older_is_the_same_history_plus_that_day(tmp_path: Path) -> None:
+    """Same seed and first day, as_of one day later: every record of the earlier day is still
+    there under the same id, nearly all unchanged (a pending order ships, a 定期 moves on), and
+    the new day adds records; the earlier as_of without a first day is that very world."""
+    day = date(2025, 3, 31)
+    base = generate(tmp_path / "d0", customers=300, seed=11, as_of=day)
+    start = base.history_start
+    again = generate(tmp_path / "d0b", customers=300, seed=11, as_of=day, history_start=start)
+    assert _read_bytes(tmp_path / "d0") == _read_bytes(tmp_path / "d0b")
+    later = generate(tmp_path / "d2", customers=300, seed=11, as_of=date(2025, 4, 2),
+                     history_start=start)
+    assert later.history_start == again.history_start == start
+    added = 0
+    for name in FILE_NAMES.values():
+        before, after = _rows(tmp_path / "d0", name), _rows(tmp_path / "d2", name)
+        ids_after = {r.split(",", 1)[0] for r in after}
+        assert {r.split(",", 1)[0] for r in before} <= ids_after, name
+        kept = set(after)
+        assert sum(r in kept for r in before) >= 0.97 * len(before), name
+        added += len(after) - len(before)
+    assert added > 0
+    earlier = generate(tmp_path / "dm1", customers=300, seed=11, as_of=date(2025, 3, 30),
+                       history_start=start)
+    assert earlier.row_counts["orders.csv"] <= base.row_counts["orders.csv"]
+    with pytest.raises(ValueError, match="start a new world"):
+        generate(tmp_path / "far", customers=300, seed=11, as_of=date(2026, 3, 31),
+                 history_start=start)

@@ -90,9 +90,12 @@ def test_a_failed_refresh_posts_the_step_the_error_and_a_link(tmp_path):
 def test_a_successful_run_with_failed_warnings_posts_one_digest(tmp_path):
     exports = tmp_path / "exports"
     exports.mkdir()
-    (exports / "orders.csv").write_text("x\n", encoding="utf-8")
     stale = time.time() - 72 * 3600
-    os.utime(exports / "orders.csv", (stale, stale))
+    # the whole drop is three days old (the export job stopped): warnings, not a missing file
+    for name in ("customers", "products", "orders", "order_lines", "subscriptions",
+                 "subscription_events", "payments", "inquiries", "web_events"):
+        (exports / f"{name}.csv").write_text("x\n", encoding="utf-8")
+        os.utime(exports / f"{name}.csv", (stale, stale))
     instance, result = _run_job(tmp_path, exports, "freshness_checks")
     assert result.success
     run = instance.get_run_by_id(result.run_id)

@@ -5,6 +5,8 @@ with
 raw_order_lines as (
 
     select * from {{ source('raw_csv', 'order_lines') }}
+    -- live rows only: a full-snapshot export that no longer holds a record marks it deleted
+    where _deleted_at is null
 
 ),
 

@@ -10,6 +10,8 @@ with
 raw_points as (
 
     select * from {{ source('raw_csv', 'points') }}
+    -- live rows only: a full-snapshot export that no longer holds a record marks it deleted
+    where _deleted_at is null
 
 ),
 

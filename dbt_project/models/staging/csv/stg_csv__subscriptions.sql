@@ -5,6 +5,8 @@ with
 raw_subscriptions as (
 
     select * from {{ source('raw_csv', 'subscriptions') }}
+    -- live rows only: a full-snapshot export that no longer holds a record marks it deleted
+    where _deleted_at is null
 
 ),
 

@@ -5,6 +5,8 @@ with
 raw_web_events as (
 
     select * from {{ source('raw_csv', 'web_events') }}
+    -- live rows only: a full-snapshot export that no longer holds a record marks it deleted
+    where _deleted_at is null
 
 ),
 
