@@ -254,12 +254,12 @@ class HttpClient:
                         continue
                     what += f" ({self._budget_note(started, attempts)})"
                 raise TransportError(
-                    self._named(self.redactor.text(what) or what), method=method, url=shown_url,
+                    self._named(_short(self._scrub(what), 400)), method=method, url=shown_url,
                     attempts=attempts,
                 ) from None
             except requests.RequestException as exc:
                 raise HttpError(
-                    self._named(f"{type(exc).__name__}: {self.redactor.text(_short(str(exc)))}"),
+                    self._named(f"{type(exc).__name__}: {_short(self._scrub(str(exc)))}"),
                     method=method, url=shown_url, attempts=attempts,
                 ) from None
             if self.throttle is not None:
@@ -303,6 +303,10 @@ class HttpClient:
         return (f"gave up after {attempts} attempt{'s' if attempts > 1 else ''} in {spent:.1f} s: "
                 f"the retry budget is {self.retry_budget:g} s{asked}")
 
+    def _scrub(self, text: str) -> str:
+        """``text`` without this client's secrets; always before any shortening (see error_for)."""
+        return self.redactor.text(text) or ""
+
     def _named(self, message: str) -> str:
         return f"{self.provider}: {message}" if self.provider else message
 
@@ -337,7 +341,7 @@ class HttpClient:
         except (ValueError, UnicodeDecodeError) as exc:
             raise ResponseFormatError(
                 self._named(f"malformed JSON in the response ({type(exc).__name__}: "
-                            f"{self.redactor.text(_short(str(exc), 120))})"),
+                            f"{_short(self._scrub(str(exc)), 120)})"),
                 method=method,
                 url=self.redactor.url(_with_params(self.url_for(path_or_url), params)),
                 status=resp.status_code,
@@ -361,7 +365,8 @@ class HttpClient:
                 provider = None
         if provider is None:
             provider = _generic_error_message(resp)
-        provider = self.redactor.text(provider)
+        # Scrubbed whole, then shortened: cut first, a token at the cut would survive in part.
+        provider = _short(self._scrub(provider), 200) if provider else provider
         if status in (401, 403):
             cls: type[HttpError] = AuthError
             what = ("unauthorized (401): the access token is missing, wrong or revoked"
@@ -390,10 +395,12 @@ class HttpClient:
 
     def _excerpt(self, resp: requests.Response) -> str | None:
         try:
-            text = resp.content[: BODY_EXCERPT_CHARS * 4].decode(resp.encoding or "utf-8", "replace")
+            # A wide window, scrubbed, then shortened: whitespace collapses, so a narrow cut
+            # could leave a piece of a token inside the excerpt.
+            text = resp.content[:65536].decode(resp.encoding or "utf-8", "replace")
         except Exception:
             return None
-        return self.redactor.text(_short(text, BODY_EXCERPT_CHARS)) or None
+        return _short(self._scrub(text), BODY_EXCERPT_CHARS) or None
 
     def _backoff(self, attempt: int) -> float:
         delay = min(self.backoff_max, self.backoff_base * (2 ** (attempt - 1)))
@@ -419,7 +426,7 @@ def _transport_failure(exc: Exception, timeout: float | tuple[float, float]) -> 
     # a read timeout while the body arrives surfaces as a ConnectionError
     if isinstance(exc, requests.Timeout) or "Read timed out" in str(exc):
         return "read timeout", f"timed out: no answer within the read timeout of {read:g} s"
-    return type(exc).__name__, f"{type(exc).__name__}: {_short(str(exc))}"
+    return type(exc).__name__, f"{type(exc).__name__}: {exc}"
 
 
 def _with_params(url: str, params: Mapping[str, Any] | None) -> str:
@@ -452,8 +459,9 @@ def _generic_error_message(resp: requests.Response) -> str | None:
 
 
 def _find_message(body: Any) -> str | None:
+    """The provider's text, whole: the caller scrubs secrets from it, then shortens it."""
     if isinstance(body, str):
-        return _short(body)
+        return body
     if isinstance(body, list):
         msgs = [m for m in (_find_message(b) for b in body[:3]) if m]
         return "; ".join(msgs) or None
