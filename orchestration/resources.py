@@ -41,8 +41,15 @@ class WarehouseResource(dg.ConfigurableResource):
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         # Once per run: the in-process executor (definitions.py) sets resources up once for all
         # its steps. A run's own dbt process does not touch this lock (DuckDB's is separate).
-        lock = WarehouseLock(self.path)
         run = context.run
+        if run is not None and context.instance is not None:
+            current = context.instance.get_run_by_id(run.run_id)
+            if current is not None and current.is_finished:
+                # The run is over: Dagster sets resources up again only to load its outputs
+                # (`dagster job execute` does, after the last step), which writes nothing.
+                # Waiting here would hold a finished run's process behind the next run.
+                return
+        lock = WarehouseLock(self.path)
         lock.acquire(run_id=run.run_id if run else "(no run)", job=run.job_name if run else None,
                      timeout=self.run_lock_timeout_seconds, log=context.log.info)
         self._run_lock = lock

@@ -111,6 +111,9 @@ def test_two_cli_runs_started_together_run_one_after_the_other(demo_run, tmp_pat
     assert (f"waiting for run {first_id} (campaign_send) / pid {first_pid} holding the warehouse since"
             in texts[later])
     assert "took the warehouse after waiting" in texts[later]
+    # Once per run: not again when `dagster job execute` sets resources up after the run to load
+    # its outputs (that would keep the finished first run's process waiting behind the later).
+    assert [t.count("took the warehouse after waiting") for t in texts] == [1, 1]
 
     # No step of the later run started before the first run's last step ended.
     with dg.DagsterInstance.from_config(str(home)) as instance:
