@@ -246,7 +246,8 @@ class HttpClient:
                     timeout=timeout, stream=stream, **self._environment_for(url),
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
-                kind, what = _transport_failure(exc, timeout)
+                # the configured timeouts, not this attempt's cut to the budget: that is in the note
+                kind, what = _transport_failure(exc, self.timeout)
                 if retry and attempts <= self.max_retries:
                     wait = self._backoff(attempts)
                     if self._fits_budget(started, wait):
