@@ -7,8 +7,10 @@ provider does differently (protocol, record shape, wording of its credentials).
   ``updated_at`` TIMESTAMP (cursor), ``deleted_at`` TIMESTAMP, ``_record`` JSON;
   :func:`record_row` one row of it.
 - :class:`ConnectorSettings`: the frozen settings every connector extends (token hidden from
-  ``repr``); ``from_env`` reads them with :func:`common_env` (token, base URL, lookback,
-  reconcile period) and :func:`env_number`, :func:`env_text`, :func:`env_token`, :func:`env_days`.
+  ``repr``; the HTTP timeouts and retry budget); ``from_env`` reads them with :func:`common_env`
+  (token, base URL, lookback, reconcile period, and :func:`http_env`: ``<PREFIX>_CONNECT_TIMEOUT``,
+  ``<PREFIX>_READ_TIMEOUT``, ``<PREFIX>_RETRY_BUDGET``) and :func:`env_number`, :func:`env_text`,
+  :func:`env_token`, :func:`env_days`.
 - :class:`AuthHelp` / :func:`explain_auth`: turns a 401/403 into a message naming the
   variable or the scope.
 - :func:`reconcile_due` / :func:`mark_reconciled`: is a deletion pass due, kept in the stream
@@ -35,7 +37,8 @@ A new connector ``connectors/<name>/`` is its README (the protocol, the authorit
     class XSettings(base.ConnectorSettings):            # base_url, max_retries, source, ...
         @classmethod
         def from_env(cls, env): return cls(token=base.env_token(env, TOKEN_ENV), ...)
-    def make_client(settings, *, sleep, log): return base.http_client(settings, auth=..., ...)
+    def make_client(settings, *, sleep, log):
+        return base.http_client(settings, provider=AUTH_HELP.provider, auth=..., ...)
     def sync(warehouse, stream, settings, *, client=None, log=None, sleep=time.sleep):
         return base.run_stream(warehouse, raw_stream(stream, settings.source),
                                lambda writer, http: ...pages -> writer.write_batch(...),
@@ -71,6 +74,8 @@ __all__ = [
     "entry_point",
     "explain_auth",
     "http_client",
+    "http_env",
+    "http_options",
     "mark_reconciled",
     "reconcile_due",
     "record_row",
@@ -148,17 +153,41 @@ def env_days(env: Mapping[str, str], name: str, default: float) -> timedelta | N
     return None if days < 0 else timedelta(days=days)
 
 
+#: per attempt: seconds to connect, seconds of silence while waiting for the answer; and the
+#: wall-clock seconds one request may take across all its attempts and backoff waits. A hung
+#: provider fails in about RETRY_BUDGET seconds (three read timeouts fit), not in max_retries + 1
+#: read timeouts plus the backoff (about 7.75 minutes with 60 s and 6 retries).
+CONNECT_TIMEOUT, READ_TIMEOUT, RETRY_BUDGET = 5.0, 30.0, 90.0
+
+
+def http_env(env: Mapping[str, str], prefix: str) -> dict[str, float]:
+    """``connect_timeout``, ``read_timeout`` and ``retry_budget`` (seconds) from
+    ``<prefix>_CONNECT_TIMEOUT``, ``<prefix>_READ_TIMEOUT`` and ``<prefix>_RETRY_BUDGET``, each a
+    positive number, as keywords for the settings class."""
+    out = {}
+    for key, name, default in (("connect_timeout", "CONNECT_TIMEOUT", CONNECT_TIMEOUT),
+                               ("read_timeout", "READ_TIMEOUT", READ_TIMEOUT),
+                               ("retry_budget", "RETRY_BUDGET", RETRY_BUDGET)):
+        value = env_number(env, f"{prefix}_{name}", default)
+        if not value > 0:
+            raise ValueError(f"{prefix}_{name}={value:g}: a number of seconds above 0")
+        out[key] = value
+    return out
+
+
 def common_env(env: Mapping[str, str], prefix: str, token_env: str, how_to_get_one: str,
                default_base_url: str) -> dict[str, Any]:
     """The settings every connector with a deletion pass reads the same way: ``token`` from
     ``token_env``, ``base_url`` from ``<prefix>_BASE_URL``, ``lookback`` from
-    ``<prefix>_LOOKBACK_HOURS`` (24) and ``reconcile_every`` from ``<prefix>_RECONCILE_DAYS``
-    (7; negative: never), as keywords for the settings class."""
+    ``<prefix>_LOOKBACK_HOURS`` (24), ``reconcile_every`` from ``<prefix>_RECONCILE_DAYS``
+    (7; negative: never) and the timeouts and retry budget (:func:`http_env`), as keywords for
+    the settings class."""
     return {
         "token": env_token(env, token_env, how_to_get_one),
         "base_url": env_text(env, f"{prefix}_BASE_URL", default_base_url),
         "lookback": timedelta(hours=env_number(env, f"{prefix}_LOOKBACK_HOURS", 24)),
         "reconcile_every": env_days(env, f"{prefix}_RECONCILE_DAYS", 7),
+        **http_env(env, prefix),
     }
 
 
@@ -169,6 +198,9 @@ class ConnectorSettings:
     field named in ``SECRET_FIELDS``."""
 
     token: str
+    connect_timeout: float = CONNECT_TIMEOUT
+    read_timeout: float = READ_TIMEOUT
+    retry_budget: float = RETRY_BUDGET
 
     SECRET_FIELDS = ("token",)
 
@@ -281,12 +313,19 @@ def run_stream(warehouse: WarehouseLike, raw: RawStream,
             active.close()  # type: ignore[attr-defined]
 
 
-def http_client(settings: ConnectorSettings, *, auth: Any, throttle: Any, log: Log | None,
-                sleep: Callable[[float], None], **options: Any) -> HttpClient:
-    """The connector's HTTP client on ``settings.base_url`` with ``settings.max_retries``."""
+def http_client(settings: ConnectorSettings, *, provider: str, auth: Any, throttle: Any,
+                log: Log | None, sleep: Callable[[float], None], **options: Any) -> HttpClient:
+    """The connector's HTTP client on ``settings.base_url`` with ``settings.max_retries``, its
+    timeouts and retry budget; its errors start with ``provider``."""
     base_url, retries = settings.base_url, settings.max_retries  # type: ignore[attr-defined]
     return HttpClient(base_url, auth=auth, throttle=throttle, max_retries=retries, sleep=sleep,
-                      log=log, **options)
+                      log=log, provider=provider, **http_options(settings), **options)
+
+
+def http_options(settings: ConnectorSettings) -> dict[str, Any]:
+    """The HttpClient keywords of ``settings``' timeouts and retry budget."""
+    return {"timeout": (settings.connect_timeout, settings.read_timeout),
+            "retry_budget": settings.retry_budget}
 
 
 def require_int_ids(records: Iterable[Any], what: str, request: str) -> None:

@@ -69,7 +69,10 @@ def build_definitions(settings: Settings) -> dg.Definitions:
                 lambda: settings.business_date().isoformat()),
         ],
         resources={
-            "warehouse": WarehouseResource(path=str(settings.warehouse)),
+            # Held by one run at a time, whatever started it (orchestration/warehouse_lock.py).
+            "warehouse": WarehouseResource(
+                path=str(settings.warehouse),
+                run_lock_timeout_seconds=merchant.runs.warehouse_lock_timeout_minutes * 60),
             "dbt": dbt_cli_resource(),
         },
         # One process per run: dbt is parsed once, not once per step (about 2x faster; ARCHITECTURE.md, known traps).

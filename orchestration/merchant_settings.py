@@ -111,6 +111,20 @@ class BiSnapshotSettings(Section):
     include_contact_columns: bool = True
 
 
+class RunSettings(Section):
+    # A run that finds another run writing the warehouse waits this long (minutes) for it to
+    # finish, then fails without writing (orchestration/warehouse_lock.py). Longer than a full
+    # refresh takes, so the 09:00 send waits out a late 06:00 refresh instead of failing.
+    warehouse_lock_timeout_minutes: float = 60.0
+
+    @field_validator("warehouse_lock_timeout_minutes")
+    @classmethod
+    def _not_negative(cls, value: float) -> float:
+        if value < 0:
+            raise ValueError("must be 0 (do not wait) or more minutes")
+        return value
+
+
 class MerchantSettings(Section):
     """The whole file. Each domain adds its section here, with defaults, in one line."""
 
@@ -119,6 +133,8 @@ class MerchantSettings(Section):
     alerts: AlertSettings = AlertSettings()
     # What the BI snapshot (data/bi/) carries.
     bi_snapshot: BiSnapshotSettings = BiSnapshotSettings()
+    # How runs share the warehouse: how long one waits for another to finish.
+    runs: RunSettings = RunSettings()
     # Outbound channels' non-secret settings (sender, encoding, rates); secrets are env vars.
     channels: ChannelsSettings = ChannelsSettings()
     # Consent, caps, quiet hours, offer spacing, global control: every campaign, every channel.

@@ -11,19 +11,53 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 from dagster_dbt import DbtCliResource
+from pydantic import PrivateAttr
 
 from orchestration.settings import DBT_PROJECT_DIR
+from orchestration.warehouse_lock import WarehouseLock
 
 # Every asset that writes the warehouse runs in this pool; dagster.yaml gives it one slot because
-# DuckDB admits a single writing process (ARCHITECTURE.md, known traps).
+# DuckDB admits a single writing process (ARCHITECTURE.md, known traps). The run queue enforces it
+# only for queued runs; the run lock below holds for every run, however it was started.
 WAREHOUSE_POOL = "teiki_warehouse"
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """The DuckDB warehouse file. Opening waits out another process's lock instead of failing."""
+    """The DuckDB warehouse file, owned by one run at a time.
+
+    A run that uses it takes the warehouse's run lock before its first step and keeps it to its
+    end, failed or not (orchestration/warehouse_lock.py): a second run, started by any path,
+    waits up to ``run_lock_timeout_seconds`` (``runs.warehouse_lock_timeout_minutes``) and says
+    whom it waits for. Every asset of WAREHOUSE_POOL requires this resource, dbt's included.
+    Opening a connection waits out another process's DuckDB lock instead of failing (a reader
+    outside Dagster).
+    """
 
     path: str
     lock_timeout_seconds: float = 120.0
+    run_lock_timeout_seconds: float = 3600.0
+    _run_lock: WarehouseLock | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # Once per run: the in-process executor (definitions.py) sets resources up once for all
+        # its steps. A run's own dbt process does not touch this lock (DuckDB's is separate).
+        run = context.run
+        if run is not None and context.instance is not None:
+            current = context.instance.get_run_by_id(run.run_id)
+            if current is not None and current.is_finished:
+                # The run is over: Dagster sets resources up again only to load its outputs
+                # (`dagster job execute` does, after the last step), which writes nothing.
+                # Waiting here would hold a finished run's process behind the next run.
+                return
+        lock = WarehouseLock(self.path)
+        lock.acquire(run_id=run.run_id if run else "(no run)", job=run.job_name if run else None,
+                     timeout=self.run_lock_timeout_seconds, log=context.log.info)
+        self._run_lock = lock
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._run_lock is not None:
+            self._run_lock.release()
+            self._run_lock = None
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -84,7 +84,7 @@ def page_size(settings: ColorMeSettings, stream: str) -> int:
 
 def make_client(settings: ColorMeSettings, *, sleep: Callable[[float], None] = time.sleep,
                 log: Callable[[str], None] | None = None) -> HttpClient:
-    return base.http_client(settings, auth=BearerAuth(settings.token),
+    return base.http_client(settings, provider=AUTH_HELP.provider, auth=BearerAuth(settings.token),
                             throttle=MinInterval(60.0 / settings.requests_per_minute, sleep=sleep),
                             sleep=sleep, log=log)
 

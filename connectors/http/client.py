@@ -14,18 +14,27 @@
 Behaviour
 - ``path_or_url``: a path is joined to ``base_url``; an absolute URL (a ``Link: rel=next`` URL,
   a bulk-operation download) is used as is — auth headers are only sent to ``base_url``'s host.
+- Timeouts: ``timeout=(connect, read)`` seconds per attempt, (5, 30) by default: the read
+  timeout is the longest silence between two bytes of the answer, not the whole download.
 - Retries (up to ``max_retries`` after the first attempt) on 429, 5xx, connection errors and
   timeouts. The wait is ``Retry-After`` when the response has one (seconds or an HTTP date,
   capped at ``retry_after_max``; longer raises RateLimitError at once), else exponential
   backoff ``min(backoff_max, backoff_base * 2**n)`` with equal jitter. ``retry=False`` on a call
   disables retries (non-idempotent POSTs of outbound channels).
+- Retry budget: one request (all its attempts, timeouts and waits) takes at most
+  ``retry_budget`` seconds of wall clock (90 by default; None: no limit). A wait that would end
+  past it is not started: the last error is raised at once, saying so; each attempt's timeouts
+  are cut to what is left. So a provider that accepts connections and never answers fails in
+  about the budget, not in ``(max_retries + 1) * read timeout`` plus the backoff.
+- ``provider`` (e.g. "Recharge") starts every error message, so a failed run says whose API
+  failed.
 - 401/403 raise :class:`AuthError` at once, with the provider's message (often the missing scope).
 - Other 4xx raise :class:`HttpError`; exhausted retries raise RateLimitError / ServerError /
   TransportError; a non-JSON body in ``get_json``/``post_json`` raises ResponseFormatError.
 - Secrets (the auth strategy's token, sensitive query parameters, sensitive headers) never appear
   in exceptions, log lines or ``repr(client)``.
-- ``sleep`` (backoff waits) and ``rng`` (jitter) are injectable so tests run fast against a real
-  local server.
+- ``sleep`` (backoff waits), ``clock`` (the budget's) and ``rng`` (jitter) are injectable so
+  tests run fast against a real local server.
 """
 
 from __future__ import annotations
@@ -126,8 +135,10 @@ class HttpClient:
         *,
         auth: Auth | None = None,
         throttle: Throttle | None = None,
-        timeout: float | tuple[float, float] = (5, 60),
+        timeout: float | tuple[float, float] = (5, 30),
         max_retries: int = 5,
+        retry_budget: float | None = 90.0,
+        provider: str | None = None,
         backoff_base: float = 1.0,
         backoff_max: float = 60.0,
         retry_after_max: float = 300.0,
@@ -136,6 +147,7 @@ class HttpClient:
         default_headers: Mapping[str, str] | None = None,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
         log: Callable[[str], None] | None = None,
         error_message: Callable[[requests.Response], str | None] | None = None,
@@ -145,6 +157,8 @@ class HttpClient:
         self.throttle = throttle
         self.timeout = timeout
         self.max_retries = max_retries
+        self.retry_budget = retry_budget
+        self.provider = provider
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self.retry_after_max = retry_after_max
@@ -163,6 +177,7 @@ class HttpClient:
             self._env_settings = None  # a caller's session keeps its own settings
         self.session = session
         self.sleep = sleep
+        self.clock = clock
         self.rng = rng or random.Random()
         self.log = log
         self.error_message = error_message
@@ -218,28 +233,34 @@ class HttpClient:
             send_headers.update(headers)
         shown_url = self.redactor.url(_with_params(url, params))
         attempts = 0
+        started = self.clock()
         while True:
             attempts += 1
             if self.throttle is not None:
                 self.throttle.acquire(cost)
             self.requests_sent += 1
+            timeout = self._attempt_timeout(started)
             try:
                 resp = self.session.request(
                     method, url, params=params, json=json, data=data, headers=send_headers,
-                    timeout=self.timeout, stream=stream, **self._environment_for(url),
+                    timeout=timeout, stream=stream, **self._environment_for(url),
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
-                what = type(exc).__name__
+                # the configured timeouts, not this attempt's cut to the budget: that is in the note
+                kind, what = _transport_failure(exc, self.timeout)
                 if retry and attempts <= self.max_retries:
-                    self._wait(self._backoff(attempts), f"{what} on {method} {shown_url}", attempts)
-                    continue
+                    wait = self._backoff(attempts)
+                    if self._fits_budget(started, wait):
+                        self._wait(wait, f"{kind} on {method} {shown_url}", attempts)
+                        continue
+                    what += f" ({self._budget_note(started, attempts)})"
                 raise TransportError(
-                    f"{what}: {self.redactor.text(_short(str(exc)))}",
-                    method=method, url=shown_url, attempts=attempts,
+                    self._named(_short(self._scrub(what), 400)), method=method, url=shown_url,
+                    attempts=attempts,
                 ) from None
             except requests.RequestException as exc:
                 raise HttpError(
-                    f"{type(exc).__name__}: {self.redactor.text(_short(str(exc)))}",
+                    self._named(f"{type(exc).__name__}: {_short(self._scrub(str(exc)))}"),
                     method=method, url=shown_url, attempts=attempts,
                 ) from None
             if self.throttle is not None:
@@ -257,10 +278,38 @@ class HttpClient:
                                          note=f"Retry-After {retry_after:.0f}s exceeds "
                                               f"retry_after_max {self.retry_after_max:.0f}s")
                 wait = retry_after if retry_after is not None else self._backoff(attempts)
+                if not self._fits_budget(started, wait):
+                    raise self.error_for(resp, method, shown_url, attempts,
+                                         note=self._budget_note(started, attempts, wait))
                 resp.close()
                 self._wait(wait, f"HTTP {status} on {method} {shown_url}", attempts)
                 continue
             raise self.error_for(resp, method, shown_url, attempts)
+
+    def _attempt_timeout(self, started: float) -> float | tuple[float, float]:
+        """This attempt's (connect, read) timeouts, cut to what is left of the retry budget."""
+        if self.retry_budget is None:
+            return self.timeout
+        left = max(0.05, self.retry_budget - (self.clock() - started))
+        connect, read = self.timeout if isinstance(self.timeout, tuple) else (self.timeout, self.timeout)
+        return (min(connect, left), min(read, left))
+
+    def _fits_budget(self, started: float, wait: float) -> bool:
+        """Whether waiting ``wait`` more seconds still ends inside the retry budget."""
+        return self.retry_budget is None or self.clock() - started + wait < self.retry_budget
+
+    def _budget_note(self, started: float, attempts: int, wait: float | None = None) -> str:
+        spent = self.clock() - started
+        asked = f"; the next wait of {wait:.1f} s would pass it" if wait is not None else ""
+        return (f"gave up after {attempts} attempt{'s' if attempts > 1 else ''} in {spent:.1f} s: "
+                f"the retry budget is {self.retry_budget:g} s{asked}")
+
+    def _scrub(self, text: str) -> str:
+        """``text`` without this client's secrets; always before any shortening (see error_for)."""
+        return self.redactor.text(text) or ""
+
+    def _named(self, message: str) -> str:
+        return f"{self.provider}: {message}" if self.provider else message
 
     def _environment_for(self, url: str) -> dict[str, Any]:
         """What requests would take from the environment for this URL's host: its proxies
@@ -292,8 +341,8 @@ class HttpClient:
             return jsonlib.loads(resp.content.decode(resp.encoding or "utf-8"))
         except (ValueError, UnicodeDecodeError) as exc:
             raise ResponseFormatError(
-                f"malformed JSON in the response ({type(exc).__name__}: "
-                f"{self.redactor.text(_short(str(exc), 120))})",
+                self._named(f"malformed JSON in the response ({type(exc).__name__}: "
+                            f"{_short(self._scrub(str(exc)), 120)})"),
                 method=method,
                 url=self.redactor.url(_with_params(self.url_for(path_or_url), params)),
                 status=resp.status_code,
@@ -317,7 +366,8 @@ class HttpClient:
                 provider = None
         if provider is None:
             provider = _generic_error_message(resp)
-        provider = self.redactor.text(provider)
+        # Scrubbed whole, then shortened: cut first, a token at the cut would survive in part.
+        provider = _short(self._scrub(provider), 200) if provider else provider
         if status in (401, 403):
             cls: type[HttpError] = AuthError
             what = ("unauthorized (401): the access token is missing, wrong or revoked"
@@ -333,7 +383,7 @@ class HttpClient:
         if note:
             message += f" ({note})"
         return cls(
-            message,
+            self._named(message),
             method=method,
             url=shown_url,
             status=status,
@@ -346,10 +396,12 @@ class HttpClient:
 
     def _excerpt(self, resp: requests.Response) -> str | None:
         try:
-            text = resp.content[: BODY_EXCERPT_CHARS * 4].decode(resp.encoding or "utf-8", "replace")
+            # A wide window, scrubbed, then shortened: whitespace collapses, so a narrow cut
+            # could leave a piece of a token inside the excerpt.
+            text = resp.content[:65536].decode(resp.encoding or "utf-8", "replace")
         except Exception:
             return None
-        return self.redactor.text(_short(text, BODY_EXCERPT_CHARS)) or None
+        return _short(self._scrub(text), BODY_EXCERPT_CHARS) or None
 
     def _backoff(self, attempt: int) -> float:
         delay = min(self.backoff_max, self.backoff_base * (2 ** (attempt - 1)))
@@ -364,6 +416,18 @@ class HttpClient:
         else:
             _logger.info(msg)
         self.sleep(seconds)
+
+
+def _transport_failure(exc: Exception, timeout: float | tuple[float, float]) -> tuple[str, str]:
+    """(a few words for the retry log line, the error's text) when no answer came; a timeout
+    says which one and how long it was."""
+    connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+    if isinstance(exc, requests.ConnectTimeout):
+        return "connect timeout", f"timed out: no connection within the connect timeout of {connect:g} s"
+    # a read timeout while the body arrives surfaces as a ConnectionError
+    if isinstance(exc, requests.Timeout) or "Read timed out" in str(exc):
+        return "read timeout", f"timed out: no answer within the read timeout of {read:g} s"
+    return type(exc).__name__, f"{type(exc).__name__}: {exc}"
 
 
 def _with_params(url: str, params: Mapping[str, Any] | None) -> str:
@@ -396,8 +460,9 @@ def _generic_error_message(resp: requests.Response) -> str | None:
 
 
 def _find_message(body: Any) -> str | None:
+    """The provider's text, whole: the caller scrubs secrets from it, then shortens it."""
     if isinstance(body, str):
-        return _short(body)
+        return body
     if isinstance(body, list):
         msgs = [m for m in (_find_message(b) for b in body[:3]) if m]
         return "; ".join(msgs) or None

@@ -108,7 +108,8 @@ def make_client(settings: RechargeSettings, *, sleep: Callable[[float], None] = 
                 clock: Callable[[], float] = time.monotonic,
                 log: Callable[[str], None] | None = None) -> HttpClient:
     return base.http_client(
-        settings, auth=HeaderTokenAuth("X-Recharge-Access-Token", settings.token),
+        settings, provider=AUTH_HELP.provider,
+        auth=HeaderTokenAuth("X-Recharge-Access-Token", settings.token),
         throttle=RechargeBucket(settings.bucket_size, settings.leak_per_second, clock=clock,
                                 sleep=sleep),
         default_headers={"X-Recharge-Version": API_VERSION}, sleep=sleep, log=log)

@@ -99,6 +99,7 @@ class ShopifyGraphQL:
             sleep=sleep,
             log=log,
             error_message=_shopify_error_message,
+            provider="Shopify",
             **http_options,
         )
         self.max_throttled_retries = max_throttled_retries

@@ -66,7 +66,6 @@ class ShopifySettings(base.ConnectorSettings):
     bulk_timeout_seconds: float = 6 * 3600
     max_retries: int | None = None           # HTTP options; None: the HTTP core's default
     backoff_base: float | None = None
-    timeout: float | None = None
     source: str = SOURCE_NAME
 
     @classmethod
@@ -82,6 +81,10 @@ class ShopifySettings(base.ConnectorSettings):
             raise ValueError("SHOPIFY_BULK must be auto, always or never")
         page_size = base.env_number(env, "SHOPIFY_PAGE_SIZE", 0)
         retries = base.env_number(env, "SHOPIFY_MAX_RETRIES", -1)
+        if base.env_text(env, "SHOPIFY_TIMEOUT"):
+            # an old setting silently ignored would leave the default in force unnoticed
+            raise ValueError("SHOPIFY_TIMEOUT is now SHOPIFY_READ_TIMEOUT (with SHOPIFY_CONNECT_TIMEOUT "
+                             "and SHOPIFY_RETRY_BUDGET): rename it")
         return cls(
             token=token,
             shop=shop,
@@ -94,7 +97,7 @@ class ShopifySettings(base.ConnectorSettings):
             bulk_batch=int(base.env_number(env, "SHOPIFY_BULK_BATCH", 500)),
             max_retries=None if retries < 0 else int(retries),
             backoff_base=base.env_number(env, "SHOPIFY_BACKOFF_BASE", None),  # type: ignore[arg-type]
-            timeout=base.env_number(env, "SHOPIFY_TIMEOUT", None),  # type: ignore[arg-type]
+            **base.http_env(env, "SHOPIFY"),
         )
 
     def page_size_for(self, stream: str) -> int:
@@ -102,13 +105,11 @@ class ShopifySettings(base.ConnectorSettings):
 
     def client(self, *, log: Callable[[str], None] | None = None,
                sleep: Callable[[float], None] = time.sleep) -> ShopifyGraphQL:
-        options: dict[str, Any] = {}
+        options: dict[str, Any] = base.http_options(self)
         if self.max_retries is not None:
             options["max_retries"] = self.max_retries
         if self.backoff_base is not None:
             options["backoff_base"] = self.backoff_base
-        if self.timeout is not None:
-            options["timeout"] = (min(5.0, self.timeout), self.timeout)
         return ShopifyGraphQL(token=self.token, shop=self.shop, base_url=self.base_url,
                               api_version=self.api_version, log=log, sleep=sleep, **options)
 

@@ -13,12 +13,18 @@ tests all subclass it; a subclass holds only its provider's protocol.
         srv.fail("drop")                  # close the connection without an answer
         srv.fail("drop_after")            # handle the request (it takes effect), then close unanswered
         srv.fail("slow", delay=0.05)      # wait, then answer normally
+        srv.fail("hang")                  # accept the request, never answer (until the server stops)
+        srv.fail("echo", status=500)      # an error whose body quotes the request's headers back
         gate = srv.gate()                 # hold every request until gate.open()
         srv.requests                      # every request received, in order (Request records)
 
 Faults: ``fail(kind, times=1, *, on=None, after_pages=0, retry_after=None, body=None,
-headers=None, delay=0.0)``. ``kind`` is an HTTP status (int) or a named fault: the base knows
-``"drop"``, ``"drop_after"`` and ``"slow"``; a provider server adds its own (``"malformed"``,
+headers=None, delay=0.0, status=None)``. ``kind`` is an HTTP status (int) or a named fault: the
+base knows ``"drop"``, ``"drop_after"``, ``"slow"``, ``"hang"`` (hold the request unanswered for
+``delay`` seconds, or until the server stops when 0, then close: a provider that accepts
+connections and never answers) and ``"echo"`` (answer ``status``, 400 by default, with an error
+quoting every request header back, the credential included, as a careless API gateway does); a
+provider server adds its own (``"malformed"``,
 ``"wrong_shape"``, ``"throttled"``, ...). ``on`` limits the fault to requests whose
 :attr:`Request.target` is ``on``: the path by default, what the subclass names in
 :meth:`LocalHttpServer.target` otherwise (a REST stream, a GraphQL operation). ``after_pages``:
@@ -107,6 +113,7 @@ class Fault:
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    status: int | None = None  # the answer's status where the kind is a name ("echo")
 
     def retry_header(self, default: float | str | None = None) -> dict[str, str]:
         value = self.retry_after if self.retry_after is not None else default
@@ -185,6 +192,7 @@ class LocalHttpServer:
         self.gates: dict[Hashable, Gate] = {}
         self.page_requests: dict[str, int] = {}  # target -> pages served (count_page)
         self._httpd: ThreadingHTTPServer | None = None
+        self._stopping = threading.Event()  # releases "hang" faults
 
     # -- for subclasses -----------------------------------------------------------------------
     def target(self, req: Request) -> str | None:
@@ -213,20 +221,32 @@ class LocalHttpServer:
         if fault.kind == "slow":
             time.sleep(fault.delay)
             return None
+        if fault.kind == "hang":
+            self._stopping.wait(fault.delay or None)
+            return DROP
+        if fault.kind == "echo":
+            return Reply(fault.status or 400, self.echo_body(fault.status or 400, req))
         if isinstance(fault.kind, int):
             return Reply(fault.kind, b"" if fault.body is None else fault.body,
                          {**fault.headers, **fault.retry_header()})
         raise ValueError(f"unknown fault {fault.kind!r}")
 
+    def echo_body(self, status: int, req: Request) -> Any:
+        """The ``"echo"`` fault's body: the request quoted back, its credential header included,
+        in the provider's error shape (``{"errors": ...}`` unless a subclass says)."""
+        quoted = "; ".join(f"{k}: {v}" for k, v in req.headers.items())
+        return {"errors": f"request refused ({status}); it was {req.method} {req.path} with {quoted}"}
+
     # -- faults -------------------------------------------------------------------------------
     def fail(self, kind: int | str, times: int = 1, *, on: str | None = None,
              after_pages: int = 0, retry_after: float | str | None = None, body: Any = None,
-             headers: dict[str, str] | None = None, delay: float = 0.0) -> None:
+             headers: dict[str, str] | None = None, delay: float = 0.0,
+             status: int | None = None) -> None:
         """Answer the next ``times`` requests (whose target is ``on``, or any; once that target
         served ``after_pages`` pages) with fault ``kind`` (see the module docstring)."""
         with self.lock:
             self.faults.append(Fault(kind, times, on, after_pages, retry_after, body,
-                                     dict(headers or {}), delay))
+                                     dict(headers or {}), delay, status))
 
     def take_fault(self, target: str | None) -> Fault | None:
         with self.lock:
@@ -266,6 +286,7 @@ class LocalHttpServer:
     # -- life cycle ---------------------------------------------------------------------------
     def start(self):
         server = self
+        self._stopping.clear()
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -334,6 +355,7 @@ class LocalHttpServer:
         return self
 
     def stop(self) -> None:
+        self._stopping.set()
         with self.lock:
             gates = list(self.gates.values())
         for g in gates:
@@ -399,6 +421,10 @@ class ListApiServer(LocalHttpServer):
     def wrong_shape(self, stream: str) -> Any:
         raise NotImplementedError
 
+    def echo_body(self, status: int, req: Request) -> Any:
+        quoted = "; ".join(f"{k}: {v}" for k, v in req.headers.items())
+        return self.error(status, f"request refused; it was {req.method} {req.path} with {quoted}")
+
     def headers_for(self, req: Request, level: float) -> dict[str, str]:
         """Headers every answer carries (after the bucket took the call)."""
         return {}
@@ -429,14 +455,16 @@ class ListApiServer(LocalHttpServer):
                          {**hdr, "Retry-After": f"{self.retry_after:g}"})
         fault = self.take_fault(stream)
         if fault is not None:
-            if fault.kind == "drop":
-                return DROP
             if fault.kind == "malformed":
                 return Reply(200, self.malformed(stream), {**hdr, "Content-Type": self.json_type})
             if fault.kind == "wrong_shape":
                 return Reply(200, self.wrong_shape(stream), hdr)
-            return Reply(int(fault.kind), self.error(int(fault.kind), f"simulated {fault.kind}"),
-                         {**hdr, **fault.retry_header()})
+            if isinstance(fault.kind, int):
+                return Reply(fault.kind, self.error(fault.kind, f"simulated {fault.kind}"),
+                             {**hdr, **fault.retry_header()})
+            reply = self.fault_reply(fault, req)  # the base's: drop, slow, hang, echo
+            if reply is not None:
+                return reply
         if not self.authorized(req):
             return Reply(401, self.error(401, self.MESSAGES[401]), hdr)
         if stream not in self.STREAM_SCOPES:

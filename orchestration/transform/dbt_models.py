@@ -84,7 +84,11 @@ def build_dbt_assets(settings: Settings) -> dg.AssetsDefinition:
         dagster_dbt_translator=translator,
         pool=WAREHOUSE_POOL,
     )
-    def teiki_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    def teiki_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
+                         warehouse: WarehouseResource):
+        # `warehouse` is not opened here (dbt opens the file itself): requiring it makes the run
+        # hold the warehouse's run lock, as every asset of the pool does (resources.py).
+        del warehouse
         # dbt reads the warehouse path and business date from its environment (profiles.yml,
         # dbt_project.yml); dagster-dbt hands it a copy of this process's environment, taken now.
         os.environ.update(dbt_environment(settings))

@@ -11,6 +11,7 @@ import logging
 import pickle
 import random
 import socket
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -142,6 +143,38 @@ def test_connection_errors_are_retried_then_reported():
         c.get_json("x", params={"access_token": TOKEN})
     assert e.value.attempts == 3 and len(sleeps) == 2 and e.value.status is None
     assert TOKEN not in str(e.value)
+
+
+def test_a_hung_server_fails_within_the_retry_budget_saying_it_timed_out(srv):
+    """A provider that accepts the connection and never answers: every attempt waits the read
+    timeout, every wait the backoff; the whole request gives up inside its budget instead of
+    (max_retries + 1) read timeouts plus the backoff. Real time, real sleeps."""
+    srv.fail("hang", times=20)
+    lines: list[str] = []
+    c = HttpClient(srv.url + "/api", auth=HeaderTokenAuth("X-Api-Token", TOKEN), provider="Recharge",
+                   timeout=(0.5, 0.5), max_retries=6, backoff_base=0.2, retry_budget=2.0,
+                   log=lines.append)
+    started = time.monotonic()
+    with pytest.raises(TransportError) as e:
+        c.get_json("items")
+    took = time.monotonic() - started
+    assert took < 2.0 + 0.5, took          # the budget, plus one scheduling slack
+    assert 2 <= e.value.attempts < 7        # retried, but not all seven attempts of 0.5 s + waits
+    message = str(e.value)
+    assert message.startswith("Recharge: timed out: no answer within the read timeout of 0.5 s")
+    assert "retry budget is 2 s" in message and "GET " in message
+    assert lines and all("read timeout" in line for line in lines)
+    assert TOKEN not in message + "".join(lines)
+
+
+def test_a_retry_after_longer_than_the_budget_left_fails_at_once(srv):
+    srv.queue("/api/x", 429, {"errors": "slow down"}, headers={"Retry-After": "30"})
+    sleeps = Sleeps()
+    with pytest.raises(RateLimitError) as e:
+        client(srv, sleeps, retry_budget=10, provider="カラーミーショップ").get_json("x")
+    assert sleeps == [] and len(srv.requests) == 1
+    assert str(e.value).startswith("カラーミーショップ: rate limited (429)")
+    assert "the next wait of 30.0 s would pass it" in str(e.value)
 
 
 def test_client_errors_are_not_retried(srv):

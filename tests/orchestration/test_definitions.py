@@ -71,6 +71,17 @@ def test_every_warehouse_writer_shares_one_pool_of_one_slot():
     assert instance_cfg["concurrency"]["pools"]["default_limit"] == 1
 
 
+def test_every_asset_of_the_warehouse_pool_holds_the_run_lock():
+    """The pool's slot holds only for queued runs; the run lock (the `warehouse` resource's set-up,
+    orchestration/warehouse_lock.py) holds for every run, so each asset of the pool, dbt's
+    included, must require it."""
+    in_pool = [a for a in defs.get_repository_def().assets_defs_by_key.values()
+               if WAREHOUSE_POOL in (a.op.pools if a.is_executable else set())]
+    assert len({id(a) for a in in_pool}) >= 8
+    missing = sorted({a.op.name for a in in_pool if "warehouse" not in a.required_resource_keys})
+    assert missing == []
+
+
 def test_daily_schedule_runs_everything_at_six_in_tokyo():
     schedules = {s.name: s for s in defs.get_repository_def().schedule_defs}
     assert set(schedules) == {"daily_refresh_schedule", "campaign_send_schedule", "freshness_checks_schedule"}, schedules

@@ -33,7 +33,8 @@ data between runs (updatedAt moves to the server's now). Faults, gates and reque
 from ``connectors.testing.http_base``: ``fail(kind, times=1, on=operation)`` (kinds: 429 with
 ``retry_after`` seconds (default 1), ``"429-date"`` (Retry-After as an HTTP date), 500/502/503/
 504, 401/403, ``"malformed"`` JSON, ``"throttled"`` (empties the cost bucket), ``"drop"``
-(connection reset), ``"slow"`` (``delay`` seconds)); ``gate(operation, page)`` holds that page
+(connection reset), ``"slow"`` (``delay`` seconds), ``"hang"`` (never answers), ``"echo"``
+(an error quoting the request's headers, token included)); ``gate(operation, page)`` holds that page
 of a paginated stream and ``gate("BulkDownload", n)`` a bulk file after n lines until
 ``gate.open()``, so a test can SIGKILL a client at a known point; ``log`` lists every GraphQL
 request (operation, variables) and bulk download.
@@ -297,7 +298,7 @@ class ShopifyServer(LocalHttpServer):
             with self.lock:
                 self.bucket.fill()
             return None  # the bucket is empty: the normal path answers THROTTLED
-        if f.kind in ("drop", "slow"):
+        if f.kind in ("drop", "slow", "hang", "echo"):
             return super().fault_reply(f, req)
         raise ValueError(f"unknown fault {f.kind!r}")
 
