@@ -27,7 +27,7 @@ from connectors.shopify import SOURCE, ShopifySettings as ShopifyConfig, sync_st
 from connectors.shopify.queries import LINE_ITEMS_FIRST
 from connectors.testing.http_base import Gate
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture

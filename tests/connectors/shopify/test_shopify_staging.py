@@ -19,7 +19,7 @@ from connectors.csv_export import load_export_dir
 from connectors.shopify import SOURCE, sync_stream
 from demo_merchant.generate import generate
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 TOKEN = "shpat_staging_token_0123456789"
 ENTITIES = ("customers", "orders", "order_lines", "products")
 
