@@ -99,6 +99,10 @@ STREAM_COLUMNS: dict[str, tuple[str, ...]] = {
         "order_id"),
 }
 
+#: Optional columns of the reference profile the demo cart does not export: it logs each visit's
+#: URL, and dbt derives the page type from it (a cart that logs a page type maps it instead).
+NOT_EXPORTED: dict[str, set[str]] = {"web_events": {"page_type"}}
+
 FILE_NAMES: dict[str, str] = {stream: f"{stream}.csv" for stream in STREAM_COLUMNS}
 
 ACTIVE, PAUSED, CANCELLED = "継続中", "休止中", "解約済み"
@@ -135,11 +139,13 @@ CHANNEL_REFERRERS: dict[str, tuple[str, ...]] = {
 
 
 def load_profile_headers(path: Path = PROFILE_PATH) -> dict[str, dict[str, str]]:
-    """Stream -> {raw column name: CSV header}, in profile order, from the profile YAML."""
+    """Stream -> {raw column name: CSV header} the demo cart writes, in profile order, from the
+    profile YAML (its columns but the NOT_EXPORTED ones)."""
     with open(path, encoding="utf-8") as f:
         profile = yaml.safe_load(f)
     return {
-        stream: {column: spec["header"] for column, spec in body["columns"].items()}
+        stream: {column: spec["header"] for column, spec in body["columns"].items()
+                 if column not in NOT_EXPORTED.get(stream, ())}
         for stream, body in profile["streams"].items()
     }
 

@@ -19,6 +19,7 @@ renamed as (
         cast(visited_at as timestamp) as visited_at,
         url,
         {{ url_path('url') }} as url_path,
+        nullif(lower(trim(page_type)), '') as exported_page_type,
         referrer,
         _loaded_at as loaded_at
 
@@ -35,7 +36,8 @@ typed as (
         visited_at,
         url,
         url_path,
-        {{ page_type('url_path') }} as page_type,
+        -- the export's own page type, when the cart writes one, else the URL rules
+        coalesce(exported_page_type, {{ page_type('url_path') }}) as page_type,
         referrer,
         loaded_at
 
