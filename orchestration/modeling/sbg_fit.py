@@ -120,8 +120,11 @@ def kaplan_meier(churned_at: Mapping[int, int], alive_after: Mapping[int, int]) 
 
 def fit_sbg(churned_at: Mapping[int, int], alive_after: Mapping[int, int]) -> SbgFit:
     """Maximum-likelihood alpha, beta (optimised on the log scale, several starts)."""
-    churned_at = {int(t): int(k) for t, k in churned_at.items() if k}
-    alive_after = {int(t): int(k) for t, k in alive_after.items() if k}
+    # In period order: the likelihood is a float sum, so counts taken in the order the rows came
+    # (the warehouse's scan order, which varies from build to build) would move the optimum in
+    # its 8th digit and make the same subscriptions give a different fit (and LTV) on a re-run.
+    churned_at = {int(t): int(k) for t, k in sorted(churned_at.items()) if k}
+    alive_after = {int(t): int(k) for t, k in sorted(alive_after.items()) if k}
     n = sum(churned_at.values()) + sum(alive_after.values())
     if n == 0:
         raise ValueError("no subscribers to fit")

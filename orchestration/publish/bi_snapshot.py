@@ -11,20 +11,20 @@ table that has them: for BI tools that chart customers and never show one.
 
 The temporary name carries the publishing process's id (`.teiki.duckdb.<pid>.tmp`, and DuckDB's
 `.wal` beside it). A publish that is killed leaves them behind; the next publish removes every
-one whose process is gone, and never one whose process still runs (a publish under way). A
-process id the system has since given to a process started after the file was last written is
-gone too (on Linux, where /proc says when a process started).
+one whose process is gone and never one whose process still runs (a publish under way): the
+sweep every private file's writer does (connectors/channels/files.py).
 """
 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Collection
 from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
+
+from connectors.channels.files import remove_stale_temp_files, temp_path
 
 SNAPSHOT_SCHEMAS = ("marts",)
 
@@ -38,7 +38,7 @@ def publish_snapshot(warehouse: duckdb.DuckDBPyConnection, target: Path, as_of_d
     """
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temp_files(target)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp = temp_path(target)
     for leftover in (tmp, Path(f"{tmp}.wal")):
         leftover.unlink(missing_ok=True)
 
@@ -97,48 +97,3 @@ def _copied_columns(warehouse: duckdb.DuckDBPyConnection, schema: str, table: st
         [schema, table],
     ).fetchall() if name not in leave_out]
     return ", ".join('"' + name.replace('"', '""') + '"' for name in columns)
-
-
-def remove_stale_temp_files(target: Path) -> list[Path]:
-    """Remove the temporary files of earlier publishes of `target` whose process is gone."""
-    pattern = re.compile(rf"\.{re.escape(target.name)}\.(\d+)\.tmp(\.wal)?")
-    removed = []
-    for path in target.parent.iterdir():
-        match = pattern.fullmatch(path.name)
-        if match is None or int(match.group(1)) == os.getpid():
-            continue  # not a temporary file of this target, or this process's own (handled above)
-        try:
-            written = path.stat().st_mtime
-        except FileNotFoundError:
-            continue  # its publish just renamed or removed it
-        if _process_is_running(int(match.group(1)), since=written):
-            continue
-        path.unlink(missing_ok=True)
-        removed.append(path)
-    return removed
-
-
-def _process_is_running(pid: int, since: float) -> bool:
-    """Whether process `pid` exists and may have written a file last modified at `since`."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # another user's process: it exists
-    started = _process_start_time(pid)
-    # A process started after the file was last written cannot have written it: the id was reused.
-    return started is None or started <= since + 1.0
-
-
-def _process_start_time(pid: int) -> float | None:
-    """Epoch seconds process `pid` started at, from /proc; None where /proc cannot say."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
-                    if line.startswith("btime "))
-        # Fields after the command name (which may hold spaces) start at field 3; starttime is 22.
-        ticks = int(stat.rpartition(")")[2].split()[19])
-        return boot + ticks / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError, StopIteration):
-        return None

@@ -1,6 +1,13 @@
-{#- The action ledger as dbt reads it: every decision row, typed, the table's own names (they are
-    already the project's). Empty until the first campaign run creates the table
-    (macros/source_or_empty.sql). Effect marts read int_campaign_contacts__outcomes, not this. -#}
+{#- The action ledger as dbt reads it: every decision row made before the business date, typed,
+    the table's own names (they are already the project's). Empty until the first campaign run
+    creates the table (macros/source_or_empty.sql). Effect marts read
+    int_campaign_contacts__outcomes, not this.
+
+    The business date's own campaign and call-list decisions are made from this day's marts,
+    after dbt: reading them back would make the marts of a day that ran twice (a refresh killed
+    after the call list and run again, or re-run by hand) differ from those of a day that ran
+    once. On-site decisions are read whatever their date: they are recorded before dbt, from the
+    offer service's events (orchestration/actions/onsite_ledger.py), in every run alike. -#}
 
 with
 
@@ -33,6 +40,8 @@ final as (
         cast(accepted_at as timestamp) as accepted_at
 
     from ledger
+    where action_date < {{ as_of_date() }}
+        or channel = 'onsite'
 
 )
 
