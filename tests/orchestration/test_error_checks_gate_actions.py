@@ -159,6 +159,8 @@ def broken_marts_run(tmp_path_factory):
     return result, settings, {"paused": paused, "orphan": orphan}
 
 
+# Two more real runs of the job (one per broken world): the slow tier, beside the gate test above.
+@pytest.mark.slow
 def test_an_order_dated_in_the_future_fails_a_check_naming_it(broken_records_run):
     """It used to vanish from marts.orders (the as-of window ends at as_of_date) with no warning."""
     result, settings, broken = broken_records_run
@@ -169,6 +171,7 @@ def test_an_order_dated_in_the_future_fails_a_check_naming_it(broken_records_run
     _assert_nothing_went_out(result, settings)
 
 
+@pytest.mark.slow
 def test_an_order_line_of_an_unknown_product_fails_a_check_naming_it(broken_records_run):
     result, settings, broken = broken_records_run
     rows = _failing_rows(_failed_checks(result)["order_lines_have_a_known_product"])
@@ -177,6 +180,7 @@ def test_an_order_line_of_an_unknown_product_fails_a_check_naming_it(broken_reco
     _assert_nothing_went_out(result, settings)
 
 
+@pytest.mark.slow
 def test_a_live_subscription_with_an_unknown_status_fails_a_check_naming_it(broken_marts_run):
     """It used to be a warning: the 定期契約 dropped out of churn_risk_scores and headline_kpis."""
     result, settings, broken = broken_marts_run
@@ -186,6 +190,7 @@ def test_a_live_subscription_with_an_unknown_status_fails_a_check_naming_it(brok
     _assert_nothing_went_out(result, settings)
 
 
+@pytest.mark.slow
 def test_an_order_of_an_unknown_customer_fails_a_check_naming_it(broken_marts_run):
     result, settings, broken = broken_marts_run
     rows = _failing_rows(_failed_checks(result)["orders_have_a_known_customer"])
