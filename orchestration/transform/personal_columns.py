@@ -4,7 +4,7 @@ One list for everything that must not show a person: the masked sample message i
 asset metadata (`actions/runner.py`) and the BI snapshot published without contact columns
 (`publish/bi_snapshot.py`, setting `bi_snapshot.include_contact_columns`). A column is tagged in
 its mart's YAML, `config: {meta: {pii: true}}`: names, kana, e-mail, phone, LINE user id, postal
-code and address lines, birthday. `tests/dbt/test_mart_conventions.py` holds a name tagged in one
+code and address lines, birthday. `tests/dbt_project/test_mart_conventions.py` holds a name tagged in one
 mart tagged in every mart that has it, so a new audience cannot carry an untagged copy.
 """
 
