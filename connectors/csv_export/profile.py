@@ -40,7 +40,13 @@ EXPORT_KINDS = ("full", "incremental")
 #: Column types that can date a record's version (``version_field``).
 _VERSION_TYPES = ("datetime", "date", "integer")
 _COLUMN_KEYS = {"header", "headers", "join", "split", "pattern", "map", "unmapped", "default",
-                "value", "type", "required", "not_null"}
+                "value", "type", "required", "not_null", "authoritative"}
+#: Figures an export writes that Teiki also derives from other records ("stream.column" -> what
+#: Teiki derives it from). A warning test lists the rows where the two disagree; a column marked
+#: ``authoritative: true`` makes the marts use the export's figure instead of Teiki's.
+EXPORT_FIGURES: dict[str, str] = {
+    "subscriptions.delivery_count": "the 定期契約's revenue orders (shipped or pending) up to the business date",
+}
 _UNMAPPED = ("error", "keep")
 
 
@@ -64,6 +70,7 @@ class ColumnSpec:
     unmapped: str = "error"  # a value missing from map: "error" or "keep" it as written
     default: str | None = None  # text for an empty cell or a missing header
     value: str | None = None  # a constant: the export has no such column
+    authoritative: bool = False  # an EXPORT_FIGURES column whose figure the marts use as is
 
     @property
     def sql_type(self) -> str:
@@ -122,6 +129,12 @@ class Profile:
                 [Problem(self.path, None, name, f"no stream {name!r} in profile {self.name!r}; "
                          f"streams: {', '.join(self.streams)}")]
             ) from None
+
+    @property
+    def authoritative_figures(self) -> tuple[str, ...]:
+        """The export figures ("stream.column") the profile declares authoritative, sorted."""
+        return tuple(sorted(f"{s.name}.{c.name}" for s in self.streams.values()
+                            for c in s.columns if c.authoritative))
 
 
 def available_profiles() -> list[str]:
@@ -278,6 +291,10 @@ def _stream(sname: str, sdef: Any, bad) -> StreamSpec | None:
             columns.append(column)
 
     names = {c.name for c in columns}
+    for col in columns:
+        if col.authoritative and f"{sname}.{col.name}" not in EXPORT_FIGURES:
+            bad(f"{sname}.{col.name}", "'authoritative' applies only to an export figure Teiki also "
+                                       f"derives: {', '.join(EXPORT_FIGURES)}")
     for key in pk:
         if key not in names:
             bad(sname, f"primary key column {key!r} is not among the columns "
@@ -409,6 +426,10 @@ def _column(cname: str, cdef: dict, where: str, bad, *, is_key: bool) -> ColumnS
     for key, flag in (("required", required), ("not_null", not_null)):
         if not isinstance(flag, bool):
             bad(where, f"{key} must be true or false, not {flag!r}")
+    authoritative = cdef.get("authoritative", False)
+    if not isinstance(authoritative, bool):
+        bad(where, f"authoritative must be true or false, not {authoritative!r}")
+        authoritative = False
     if is_key:
         if required is False and value is None and default is None:
             bad(where, "a primary key column cannot be required: false")
@@ -416,4 +437,4 @@ def _column(cname: str, cdef: dict, where: str, bad, *, is_key: bool) -> ColumnS
     return ColumnSpec(cname, header, ctype, bool(required), bool(not_null), headers=headers,
                       join=join if isinstance(join, str) else None, split=split, pattern=pattern,
                       map=mapping, unmapped=unmapped if unmapped in _UNMAPPED else "error",
-                      default=default, value=value)
+                      default=default, value=value, authoritative=authoritative)

@@ -24,8 +24,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from connectors.csv_export.errors import ProfileError
+from connectors.csv_export.profile import load_profile
 from orchestration.merchant_settings import MerchantSettings, load_merchant_settings
-from orchestration.settings import DBT_PROJECT_DIR, Settings, load_settings
+from orchestration.settings import CSV_SOURCE, DBT_PROJECT_DIR, Settings, load_settings
 
 MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
 
@@ -36,7 +38,20 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
         "TEIKI_AS_OF_DATE": settings.as_of_date.isoformat() if settings.as_of_date else "",
         # macros/union_staging.sql: which stg_<source>__* models and raw sources are enabled
         "TEIKI_SOURCES": ",".join(settings.sources),
+        # int_subscriptions__as_of: export figures the CSV profile declares authoritative
+        "TEIKI_AUTHORITATIVE_FIGURES": ",".join(authoritative_figures(settings)),
     }
+
+
+def authoritative_figures(settings: Settings) -> tuple[str, ...]:
+    """The CSV profile's `authoritative: true` figures ("stream.column"), when the CSV path is a
+    source; none for a profile that does not load (its load asset reports why, by file and key)."""
+    if CSV_SOURCE not in settings.sources:
+        return ()
+    try:
+        return load_profile(settings.csv_profile).authoritative_figures
+    except ProfileError:
+        return ()
 
 
 def dbt_vars_args(merchant: MerchantSettings | None = None) -> list[str]:

@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from connectors.csv_export.profile import PROFILES_DIR
 from orchestration.settings import load_settings
 from orchestration.transform import prepare
 
@@ -42,6 +43,21 @@ def test_sources_follow_the_configuration(tmp_path, env, sources, demo):
     assert settings.sources == sources
     assert settings.demo is demo
     assert prepare.dbt_environment(settings)["TEIKI_SOURCES"] == ",".join(sources)
+
+
+def test_the_profile_s_authoritative_figures_reach_dbt_only_for_the_csv_path(tmp_path):
+    text = (PROFILES_DIR / "demo_merchant.yaml").read_text(encoding="utf-8")
+    line = "delivery_count:     {header: 定期回数, type: integer}"
+    profile = tmp_path / "p.yaml"
+    profile.write_text(text.replace(line, line[:-1] + ", authoritative: true}"), encoding="utf-8")
+    env = {"TEIKI_DATA_DIR": str(tmp_path), "TEIKI_CSV_PROFILE": str(profile)}
+    csv = load_settings({**env, "TEIKI_CSV_EXPORT_DIR": "/srv/exports"})
+    assert prepare.dbt_environment(csv)["TEIKI_AUTHORITATIVE_FIGURES"] == "subscriptions.delivery_count"
+    api = load_settings({**env, **SHOPIFY})
+    assert prepare.dbt_environment(api)["TEIKI_AUTHORITATIVE_FIGURES"] == ""
+    # a profile that does not load declares nothing (its load asset says why)
+    broken = load_settings({**env, "TEIKI_CSV_EXPORT_DIR": "/srv/exports", "TEIKI_CSV_PROFILE": "nope"})
+    assert prepare.dbt_environment(broken)["TEIKI_AUTHORITATIVE_FIGURES"] == ""
 
 
 def _manifest(path: Path, models: list[str]) -> Path:

@@ -1,6 +1,9 @@
 {#- 定期契約 as they stood on as_of_date (JST): contracts started later are left out, status and
     counts are computed at that date. DECISIONLOG.md "Subscription status as of" and
-    "Delivery count" explain the rules. -#}
+    "Delivery count" explain the rules. The delivery count is Teiki's own (revenue orders) unless
+    the CSV profile declares the export's 定期回数 authoritative (`authoritative: true`; Teiki passes
+    the profile's declarations as TEIKI_AUTHORITATIVE_FIGURES). -#}
+{%- set export_count_wins = 'subscriptions.delivery_count' in env_var('TEIKI_AUTHORITATIVE_FIGURES', '').split(',') %}
 
 with
 
@@ -125,7 +128,16 @@ final as (
         case when with_status.status_as_of = 'cancelled' then with_status.cancelled_date end as cancelled_date,
         case when with_status.status_as_of = 'cancelled' then with_status.cancel_reason end as cancel_reason,
         case when with_status.status_as_of <> 'cancelled' then with_status.next_delivery_date end as next_delivery_date,
+        {%- if export_count_wins %}
+        cast(case
+            when with_status.source = 'csv' and with_status.delivery_count is not null
+                then with_status.delivery_count
+            else coalesce(with_status.counted_delivery_count, 0)
+        end as integer) as delivery_count,
+        {%- else %}
         cast(coalesce(with_status.counted_delivery_count, 0) as integer) as delivery_count,
+        {%- endif %}
+        cast(coalesce(with_status.counted_delivery_count, 0) as integer) as derived_delivery_count,
         cast(with_status.delivery_count as integer) as export_delivery_count,
         with_status.first_delivery_ordered_date,
         with_status.last_delivery_ordered_date,

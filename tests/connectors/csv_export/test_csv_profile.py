@@ -71,6 +71,11 @@ def _base() -> dict:
         (lambda d: d.update(timezone="Asia/Edo"), None, "unknown timezone"),
         (lambda d: d.update(encoding="shift-jis"), None, "encoding 'shift-jis'"),
         (lambda d: d.update(true_values=[1]), None, "true_values must be a list of strings"),
+        # only a figure Teiki also derives can be declared the one to trust
+        (lambda d: d["streams"]["orders"]["columns"]["updated_at"].update(authoritative=True),
+         "orders.updated_at", "'authoritative' applies only to an export figure"),
+        (lambda d: d["streams"]["orders"]["columns"]["order_id"].update(authoritative="yes"),
+         "orders.order_id", "authoritative must be true or false"),
     ],
 )
 def test_invalid_profile_names_file_and_stream(tmp_path: Path, mutate, where, message) -> None:
@@ -107,3 +112,14 @@ def test_ecforce_profile_maps_onto_the_demo_subscriptions_columns() -> None:
     assert ecforce.columns == demo.columns  # same raw names and types, same order
     assert ecforce.primary_key == demo.primary_key
     assert ecforce.cursor_field == demo.cursor_field
+
+
+def test_an_export_figure_declared_authoritative_is_named_by_the_profile(tmp_path: Path) -> None:
+    data = _base()
+    data["streams"]["subscriptions"] = {
+        "file": "subs*.csv", "primary_key": "subscription_id",
+        "columns": {"subscription_id": {"header": "定期受注番号", "type": "string"},
+                    "delivery_count": {"header": "定期回数", "type": "integer", "authoritative": True}},
+    }
+    assert load_profile(_write(tmp_path, data)).authoritative_figures == ("subscriptions.delivery_count",)
+    assert load_profile("demo_merchant").authoritative_figures == ()
