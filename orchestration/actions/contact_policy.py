@@ -227,6 +227,10 @@ def _decide_one(rules: CampaignRules, cand: Candidate, channel: str | None, hist
     if not rules.consent_free and in_global_control(key, policy.global_control_share):
         return GLOBAL_CONTROL, "in the global control group: no campaign contacts them"
     if channel is None:
+        unknown = [ch for ch in rules.channels if cand.row.get(CONSENT_COLUMNS[ch][0]) is None]
+        if unknown and len(unknown) == len(rules.channels):
+            return NO_CONSENT, ("consent unknown (the export has no consent column) for "
+                                + " / ".join(rules.channels) + ": unknown is not consent")
         return NO_CONSENT, "no consent (or no address) for " + " / ".join(rules.channels)
     if rules.consent_free:
         return SEND, "team notification"

@@ -1,7 +1,8 @@
 {#- One row per resolved person (customer_key) registered on or before as_of_date. Contact details
     come from the member record updated most recently (the customer's latest word); consent is
-    the strictest across member records (any opt-out wins, unknown counts as no); acquisition
-    comes from the earliest record. -#}
+    the strictest across member records that state it (any opt-out wins) and NULL when none does
+    (an export without the consent column: unknown, not refused; the is_*_reachable flags count
+    it as no); acquisition comes from the earliest record. -#}
 
 with
 
@@ -70,10 +71,10 @@ consent as (
     select
         customer_key,
         count(*) as source_record_count,
-        coalesce(bool_and(email_opt_in), false) as email_opt_in,
-        coalesce(bool_and(line_opt_in), false) as line_opt_in,
-        coalesce(bool_and(dm_opt_in), false) as dm_opt_in,
-        coalesce(bool_and(phone_opt_in), false) as phone_opt_in
+        bool_and(email_opt_in) as email_opt_in,
+        bool_and(line_opt_in) as line_opt_in,
+        bool_and(dm_opt_in) as dm_opt_in,
+        bool_and(phone_opt_in) as phone_opt_in
 
     from members
     group by customer_key
@@ -161,17 +162,17 @@ final as (
         latest_record.gender_label,
         latest_record.email_normalized is not null as has_email,
         consent.email_opt_in,
-        latest_record.email_normalized is not null and consent.email_opt_in as is_email_reachable,
+        coalesce(latest_record.email_normalized is not null and consent.email_opt_in, false) as is_email_reachable,
         latest_record.line_user_id,
         latest_record.line_user_id is not null as has_line,
         consent.line_opt_in,
-        latest_record.line_user_id is not null and consent.line_opt_in as is_line_reachable,
+        coalesce(latest_record.line_user_id is not null and consent.line_opt_in, false) as is_line_reachable,
         {{ has_postal_address('latest_record') }} as has_postal_address,
         consent.dm_opt_in,
-        {{ has_postal_address('latest_record') }} and consent.dm_opt_in as is_dm_reachable,
+        coalesce({{ has_postal_address('latest_record') }} and consent.dm_opt_in, false) as is_dm_reachable,
         latest_record.phone_normalized is not null as has_phone,
         consent.phone_opt_in,
-        latest_record.phone_normalized is not null and consent.phone_opt_in as is_phone_reachable,
+        coalesce(latest_record.phone_normalized is not null and consent.phone_opt_in, false) as is_phone_reachable,
         earliest_record.acquisition_channel,
         earliest_record.acquisition_channel_label,
         earliest_record.created_at,

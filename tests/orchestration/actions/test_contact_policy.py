@@ -35,7 +35,15 @@ def test_missing_or_unknown_consent_is_no_and_the_next_channel_is_tried():
     out = decide([rules("c")], {"c": [cand("c", "k1", email_opt_in=None, line_opt_in=False)]},
                  ContactHistory(), DAY, ContactPolicySettings())
     assert [(d.decision, d.channel) for d in out] == [("no_consent", None)]
-    assert "line / mail" in out[0].reason
+    assert "line / mail" in out[0].reason and "unknown" not in out[0].reason
+
+
+def test_consent_unknown_on_every_channel_is_recorded_as_unknown_not_refused():
+    """An export without consent columns: the ledger says so, so nobody reads it as opt-outs."""
+    out = decide([rules("c")], {"c": [cand("c", "k1", email_opt_in=None, line_opt_in=None)]},
+                 ContactHistory(), DAY, ContactPolicySettings())
+    assert [(d.decision, d.channel) for d in out] == [("no_consent", None)]
+    assert out[0].reason.startswith("consent unknown") and "line / mail" in out[0].reason
 
 
 def test_higher_priority_campaign_wins_the_customer_for_the_day():
