@@ -8,6 +8,9 @@ business time zone all live here.
     # /etc/teiki/teiki.yaml  (export TEIKI_SETTINGS=/etc/teiki/teiki.yaml)
     business:
       timezone: Asia/Tokyo
+    csv_export:
+      dir: /srv/teiki/exports      # where the cart's CSV exports are dropped
+      profile: /etc/teiki/my_cart.yaml
     dbt_vars:
       cpm_spend_yen: 50000
       ltv_annual_discount_rate: 0.08
@@ -125,10 +128,30 @@ class RunSettings(Section):
         return value
 
 
+class CsvExportSettings(Section):
+    """The ``csv_export`` section: where the cart's CSV exports arrive and how to read them."""
+
+    # Folder the cart's CSV exports are dropped into; unset: no CSV source (the demo merchant when
+    # no cart API is configured either). TEIKI_CSV_EXPORT_DIR overrides it for one process.
+    dir: str | None = None
+    # Column profile: a name in connectors/csv_export/profiles/ or a path to the merchant's own.
+    # TEIKI_CSV_PROFILE overrides it for one process.
+    profile: str = "demo_merchant"
+
+    @field_validator("dir", "profile")
+    @classmethod
+    def _not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("must not be empty (leave the key out for the default)")
+        return value
+
+
 class MerchantSettings(Section):
     """The whole file. Each domain adds its section here, with defaults, in one line."""
 
     business: BusinessSettings = BusinessSettings()
+    # The CSV path: export folder and column profile.
+    csv_export: CsvExportSettings = CsvExportSettings()
     freshness: FreshnessSettings = FreshnessSettings()
     alerts: AlertSettings = AlertSettings()
     # What the BI snapshot (data/bi/) carries.

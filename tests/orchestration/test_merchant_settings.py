@@ -44,6 +44,9 @@ def test_no_file_means_every_default():
     ("dbt_vars:\n  cpm_spend_yn: 50000\n", "unknown dbt var 'cpm_spend_yn'"),
     ("dbt_vars:\n  cpm_spend_yen: lots\n", "dbt var 'cpm_spend_yen' must be a number"),
     ("dbt_vars:\n  high_risk_bands: high\n", "dbt var 'high_risk_bands' must be a list"),
+    ("csv_export:\n  folder: /srv/exports\n", "csv_export.folder: unknown key"),
+    ("csv_export:\n  dir: 42\n", "csv_export.dir"),
+    ("csv_export:\n  profile: '  '\n", "csv_export.profile: must not be empty"),
     ("- just\n- a list\n", "the top level must be a mapping"),
     ("business: [unclosed\n", "not valid YAML"),
 ])
@@ -53,6 +56,22 @@ def test_a_wrong_setting_is_an_error_naming_the_file_and_the_key(tmp_path, text,
         parse_settings_file(path)
     assert str(path) in str(caught.value)
     assert message in str(caught.value)
+
+
+def test_the_export_folder_and_profile_come_from_the_settings_file(tmp_path):
+    """The merchant's CSV source is chosen in the settings file; the environment overrides it for
+    one process (a backfill from another folder)."""
+    from orchestration.settings import load_settings
+
+    path = _write(tmp_path, f"csv_export:\n  dir: {tmp_path / 'drop'}\n  profile: ecforce_teiki\n")
+    env = {"TEIKI_DATA_DIR": str(tmp_path / "data"), "TEIKI_SETTINGS": str(path)}
+    settings = load_settings(env)
+    assert settings.sources == ("csv",) and not settings.demo
+    assert settings.csv_export_dir == tmp_path / "drop"
+    assert settings.csv_profile == "ecforce_teiki"
+    once = load_settings({**env, "TEIKI_CSV_EXPORT_DIR": str(tmp_path / "old"), "TEIKI_CSV_PROFILE": "demo_merchant"})
+    assert (once.csv_export_dir, once.csv_profile) == (tmp_path / "old", "demo_merchant")
+    assert load_settings({"TEIKI_DATA_DIR": str(tmp_path / "data")}).demo
 
 
 def test_a_missing_file_is_named(tmp_path):
