@@ -10,6 +10,7 @@ import contextlib
 import os
 import sys
 import time
+import uuid
 
 import dagster as dg
 import duckdb
@@ -18,6 +19,7 @@ from connectors.onsite_offers.sample import sample as onsite_sample
 from orchestration.actions.ledger import day_counts
 from orchestration.actions.onsite_offers import eligibility_path
 from orchestration.definitions import defs
+from orchestration.run_progress import follow_run, warnings_text
 from orchestration.settings import REPO_ROOT, load_settings
 
 
@@ -31,11 +33,15 @@ def main() -> int:
     print(f"Materializing every asset for the demo merchant (as of {settings.business_date()}) ...")
     print(f"  (dbt's output goes to {log_path})")
     started = time.monotonic()
-    # dagster-dbt echoes every dbt log line to stdout; keep the console to what a person reads.
-    with dg.DagsterInstance.get() as instance, open(log_path, "w") as log, contextlib.redirect_stdout(log):
+    console, run_id = sys.stdout, str(uuid.uuid4())
+    # dagster-dbt echoes every dbt log line to stdout; keep the console to what a person reads:
+    # each step as it starts and ends (run_progress.py), the warnings at the end.
+    with (dg.DagsterInstance.get() as instance, open(log_path, "w") as log,
+          follow_run(instance, run_id, console), contextlib.redirect_stdout(log)):
         result = job.execute_in_process(
             instance=instance,
             raise_on_error=False,
+            run_id=run_id,
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         )
     elapsed = time.monotonic() - started
@@ -44,6 +50,7 @@ def main() -> int:
         tail = log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-40:]
         print("\n".join(tail))
         print(f"\nThe refresh failed in {failed} after {elapsed:.1f} s; the log: {log_path}")
+        print(warnings_text(result.all_events))
         return 1
 
     with duckdb.connect(str(settings.bi_snapshot), read_only=True) as con:
@@ -66,6 +73,7 @@ def main() -> int:
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
         campaigns = day_counts(con, settings.business_date())
     print(summary(elapsed, settings, tables, lists, kpi, flow, month, loyal, campaigns))
+    print("\n" + warnings_text(result.all_events) + f"\n  (each check's rows: make dev, or the log {log_path})")
     published = eligibility_path(settings)
     if published.exists():
         # The real decision service on the file just published (its own port, a throwaway events

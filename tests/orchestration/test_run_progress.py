@@ -1,0 +1,65 @@
+"""The one-shot runner's console: every step of a real run as it starts and ends, then the failed
+warning checks with their reason, so nothing is hidden in the log."""
+
+from __future__ import annotations
+
+import io
+import time
+import uuid
+
+import dagster as dg
+
+from orchestration.run_progress import failed_warnings, follow_run, warnings_text
+
+
+@dg.asset
+def raw_orders() -> int:
+    time.sleep(1.2)  # long enough for the follower to see the step while it runs
+    return 3
+
+
+@dg.asset(deps=[raw_orders], check_specs=[
+    dg.AssetCheckSpec("list_is_not_empty_without_a_reason", asset="call_list", blocking=False)])
+def call_list():
+    yield dg.Output(0)
+    yield dg.AssetCheckResult(check_name="list_is_not_empty_without_a_reason", passed=False,
+                              severity=dg.AssetCheckSeverity.WARN,
+                              metadata={"reason": "nobody to call: phone consent is unknown\nsecond line"})
+
+
+@dg.asset(deps=[call_list], check_specs=[dg.AssetCheckSpec("passes", asset="snapshot")])
+def snapshot():
+    yield dg.Output(1)
+    yield dg.AssetCheckResult(check_name="passes", passed=True)
+
+
+def _run(out: io.StringIO):
+    job = dg.Definitions(assets=[raw_orders, call_list, snapshot]).resolve_implicit_global_asset_job_def()
+    run_id = str(uuid.uuid4())
+    with dg.DagsterInstance.ephemeral() as instance, follow_run(instance, run_id, out, poll_seconds=0.2):
+        return job.execute_in_process(instance=instance, run_id=run_id, raise_on_error=False)
+
+
+def test_each_step_is_printed_as_it_starts_and_ends_with_its_time():
+    out = io.StringIO()
+    result = _run(out)
+    assert result.success
+    lines = out.getvalue().splitlines()
+    for step in ("raw_orders", "call_list", "snapshot"):
+        start = next(i for i, line in enumerate(lines) if line.endswith(f"] {step} ..."))
+        end = next(i for i, line in enumerate(lines) if f"] {step} done (" in line)
+        assert start < end
+    took = next(line for line in lines if "] raw_orders done (" in line)
+    assert float(took.rsplit("(", 1)[1].split(" s)")[0]) >= 1.0
+    # in order: a step's start comes after the previous step's end
+    assert lines.index(next(x for x in lines if x.endswith("] call_list ..."))) > lines.index(took)
+
+
+def test_failed_warning_checks_are_listed_with_their_reason_and_passed_ones_are_not():
+    result = _run(io.StringIO())
+    assert failed_warnings(result.all_events) == [
+        ("list_is_not_empty_without_a_reason", "call_list", None, "nobody to call: phone consent is unknown")]
+    text = warnings_text(result.all_events)
+    assert "call_list: list_is_not_empty_without_a_reason: nobody to call" in text
+    assert "passes" not in text and "second line" not in text
+    assert "none" in warnings_text([])
