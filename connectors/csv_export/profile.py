@@ -40,7 +40,7 @@ EXPORT_KINDS = ("full", "incremental")
 #: Column types that can date a record's version (``version_field``).
 _VERSION_TYPES = ("datetime", "date", "integer")
 _COLUMN_KEYS = {"header", "headers", "join", "split", "pattern", "map", "unmapped", "default",
-                "value", "type", "required", "not_null", "authoritative"}
+                "value", "type", "required", "not_null", "authoritative", "rules"}
 #: Figures an export writes that Teiki also derives from other records ("stream.column" -> what
 #: Teiki derives it from). A warning test lists the rows where the two disagree; a column marked
 #: ``authoritative: true`` makes the marts use the export's figure instead of Teiki's.
@@ -54,8 +54,8 @@ _UNMAPPED = ("error", "keep")
 class ColumnSpec:
     """One raw column and how its text is taken from the export, in this order: the cell of
     ``header`` (or the non-empty cells of ``headers`` joined by ``join``, or the constant
-    ``value``), then the part ``split`` or ``pattern`` picks, then ``map``, then ``default`` for
-    an empty result, then the type's parser."""
+    ``value``), then the part ``split`` or ``pattern`` picks, then ``map`` or ``rules``, then
+    ``default`` for an empty result, then the type's parser."""
 
     name: str  # raw column name (snake_case)
     header: str  # CSV header text ("" for a constant)
@@ -67,6 +67,8 @@ class ColumnSpec:
     split: tuple[str, int] | None = None  # (separator, 0-based part; negative counts from the end)
     pattern: re.Pattern[str] | None = None  # regular expression; its one group is the value
     map: Mapping[str, str] | None = None  # value as written -> value to store
+    # ordered (regular expression, value) pairs: the first that matches the text gives the value
+    rules: tuple[tuple[re.Pattern[str], str], ...] | None = None
     unmapped: str = "error"  # a value missing from map: "error" or "keep" it as written
     default: str | None = None  # text for an empty cell or a missing header
     value: str | None = None  # a constant: the export has no such column
@@ -80,7 +82,7 @@ class ColumnSpec:
     def derived(self) -> bool:
         """Anything beyond one header's cell parsed by type."""
         return bool(self.value is not None or self.join is not None or self.split or self.pattern
-                    or self.map is not None or self.default is not None)
+                    or self.map is not None or self.rules is not None or self.default is not None)
 
 
 @dataclass(frozen=True)
@@ -405,6 +407,26 @@ def _column(cname: str, cdef: dict, where: str, bad, *, is_key: bool) -> ColumnS
                     bad(where, f"map entry {k!r}: {v!r}: quote both sides (true/yes/no are read as booleans)")
                     continue
                 mapping[kt.strip()] = vt
+    rules = None
+    if "rules" in cdef:
+        raw = cdef["rules"]
+        if not isinstance(raw, list) or not raw:
+            bad(where, "'rules' must list {when: <regular expression>, value: <text>} in the order they apply")
+            raw = []
+        parsed = []
+        for n, rule in enumerate(raw, 1):
+            when = rule.get("when") if isinstance(rule, dict) else None
+            val = _text(rule.get("value")) if isinstance(rule, dict) else None
+            if not isinstance(when, str) or val is None or set(rule) - {"when", "value"}:
+                bad(where, f"rule {n} must be {{when: <regular expression>, value: <text>}} (quote true/false)")
+                continue
+            try:
+                parsed.append((re.compile(when), val))
+            except re.error as err:
+                bad(where, f"rule {n}: 'when' is not a regular expression: {err}")
+        rules = tuple(parsed) if raw else None
+        if mapping is not None:
+            bad(where, "use 'map' (exact values) or 'rules' (regular expressions), not both")
     unmapped = cdef.get("unmapped", "error")
     if unmapped not in _UNMAPPED:
         bad(where, f"'unmapped' must be one of {' | '.join(_UNMAPPED)}, not {unmapped!r}")
@@ -437,4 +459,4 @@ def _column(cname: str, cdef: dict, where: str, bad, *, is_key: bool) -> ColumnS
     return ColumnSpec(cname, header, ctype, bool(required), bool(not_null), headers=headers,
                       join=join if isinstance(join, str) else None, split=split, pattern=pattern,
                       map=mapping, unmapped=unmapped if unmapped in _UNMAPPED else "error",
-                      default=default, value=value, authoritative=authoritative)
+                      default=default, value=value, authoritative=authoritative, rules=rules)

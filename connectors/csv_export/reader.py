@@ -479,8 +479,8 @@ def _cut_last_value(spec: StreamSpec, col_index: dict[str, list[int] | None],
 
 def _derived_cells(col, idx: list[int] | None, rows: list[list[str]], lines: list[int],
                    problems: _Problems, order: int) -> tuple[list[str], list[int]]:
-    """The text of a derived column per row (ColumnSpec's order: source, split or pattern, map,
-    default), and the rows whose value is missing from the map (``unmapped: error``): each such
+    """The text of a derived column per row (ColumnSpec's order: source, split or pattern, map or
+    rules, default), and the rows whose value is missing from the map (``unmapped: error``): each such
     value is reported once, with its count and first line, and its rows are not checked
     further (their cell is not empty, whatever not_null says)."""
     n = len(rows)
@@ -524,6 +524,9 @@ def _derived_cells(col, idx: list[int] | None, rows: list[list[str]], lines: lis
                              f"{', ...' if len(col.map) > 10 else ''}. Add it to the map, or "
                              f"set unmapped: keep", order=order, bucket=col.name)
         cells = mapped
+    elif col.rules is not None:
+        cells = [next((value for when, value in col.rules if when.search(c)), "") if c.strip() else ""
+                 for c in cells]
     if col.default is not None:
         cells = [c if c.strip() else col.default for c in cells]
     return cells, bad_rows

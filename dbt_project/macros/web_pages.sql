@@ -1,8 +1,9 @@
 {#- Page-type rules for web events, in one place. First matching rule wins, so specific paths
     (the 定期 cancel page under /mypage) come before their parents. Patterns are regular
-    expressions on the normalized path (see url_path). A merchant whose cart uses other URLs
-    overrides the var `page_type_rules` (declared empty in dbt_project.yml; set it in the settings file's dbt_vars) with the same [page_type, regex] shape;
-    the page types themselves are a fixed vocabulary that marts and tests rely on. -#}
+    expressions on the normalized path (see url_path). These are the demo cart's paths: a cart
+    with other URLs gives its page types in its CSV profile (a page_type column with `rules`,
+    read from the URL), and staging prefers the export's page type over these rules; the page
+    types themselves are a fixed vocabulary that marts and tests rely on. -#}
 {% macro default_page_type_rules() -%}
     {{ return([
         ['cancel', '^/mypage/teiki/cancel(/|$)'],
@@ -21,7 +22,7 @@
 {%- endmacro %}
 
 {% macro page_type(path) -%}
-    {%- set rules = var('page_type_rules') or default_page_type_rules() -%}
+    {%- set rules = default_page_type_rules() -%}
     case
         {%- for rule in rules %}
         when regexp_matches({{ path }}, '{{ rule[1] }}') then '{{ rule[0] }}'

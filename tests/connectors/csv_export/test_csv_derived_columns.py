@@ -98,6 +98,22 @@ def test_iso_timestamps_with_and_without_a_zone_in_one_column(tmp_path: Path) ->
                                  datetime(2026, 11, 23, 5, 5, 9)]
 
 
+def test_rules_classify_a_url_into_a_page_type_first_match_wins(tmp_path: Path) -> None:
+    """A cart's own URL layout, told once in its profile (web visits whose export has no page type)."""
+    visits = ("Order ID,URL\n"
+              "V-1,https://shop.example.jp/mypage/teiki/cancel?id=9\n"
+              "V-2,https://shop.example.jp/mypage/teiki\n"
+              "V-3,https://shop.example.jp/item/TEA-01\n"
+              "V-4,https://shop.example.jp/blog/spring\n"
+              "V-5,\n")
+    got = _read(tmp_path, {"page_type": {
+        "header": "URL", "type": "string", "default": "other",
+        "rules": [{"when": r"/mypage/teiki/cancel", "value": "cancel"},   # before the mypage rule
+                  {"when": r"/mypage", "value": "mypage"},
+                  {"when": r"/item/", "value": "product"}]}}, visits)
+    assert got["page_type"] == ["cancel", "mypage", "product", "other", "other"]
+
+
 def test_a_mapped_value_still_meets_its_type(tmp_path: Path) -> None:
     with pytest.raises(CsvExportError, match="not an integer"):
         _read(tmp_path, {"status": {"header": "Status", "type": "integer", "unmapped": "keep",
@@ -117,6 +133,11 @@ def test_a_mapped_value_still_meets_its_type(tmp_path: Path) -> None:
     ({"header": "Status", "unmapped": "drop", "map": {"a": "b"}, "type": "string"}, "'unmapped' must be"),
     ({"header": "Status", "unmapped": "keep", "type": "string"}, "'unmapped' goes with 'map'"),
     ({"value": True, "type": "string"}, "quote true/false"),
+    ({"header": "Detail", "rules": [], "type": "string"}, "'rules' must list"),
+    ({"header": "Detail", "rules": [{"when": "(", "value": "x"}], "type": "string"}, "rule 1: 'when' is not"),
+    ({"header": "Detail", "rules": [{"when": "a", "value": "x", "then": "y"}], "type": "string"}, "rule 1 must be"),
+    ({"header": "Status", "rules": [{"when": "a", "value": "x"}], "map": {"a": "b"}, "type": "string"},
+     "not both"),
 ])
 def test_a_wrong_derived_column_names_the_column(column: dict, message: str) -> None:
     with pytest.raises(ProfileError) as err:
