@@ -18,6 +18,7 @@ from orchestration.modeling.sbg import build_sbg_assets
 from orchestration.observability.alerts import alert_deliverer, build_alert_sensors
 from orchestration.observability.freshness import build_freshness_checks, build_freshness_job_and_schedule
 from orchestration.observability.republish import build_republish_sensor
+from orchestration.ownership import with_ownership
 from orchestration.publish.assets import build_publish_assets
 from orchestration.resources import WarehouseResource, dbt_cli_resource
 from orchestration.schedules import (
@@ -40,7 +41,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     freshness_job, freshness_schedule = build_freshness_job_and_schedule(
         freshness_checks, merchant.business.timezone)
     return dg.Definitions(
-        assets=[
+        # Owners and a domain tag on every asset, from its group (orchestration/ownership.py).
+        assets=with_ownership([
             # Cart CSV exports (or the demo merchant): not when only cart APIs are configured.
             *(build_csv_export_assets(settings) if CSV_SOURCE in settings.sources else []),
             # Cart APIs (Shopify, Recharge, ...): only those whose credentials are set.
@@ -57,7 +59,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             # Every campaign (campaigns/ + the merchant's folder), one asset each, under one policy.
             *build_campaign_assets(settings, merchant),
             *build_publish_assets(settings, dbt_models),
-        ],
+        ], merchant.owners),
         # Freshness of each export stream and of the BI snapshot (orchestration/observability/).
         asset_checks=freshness_checks,
         jobs=[daily_refresh_job, campaign_send_job, freshness_job],

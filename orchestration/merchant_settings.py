@@ -48,6 +48,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from connectors.channels.settings import ChannelsSettings
 from orchestration.actions.campaigns import CampaignSettings
 from orchestration.actions.contact_policy import ContactPolicySettings
+from orchestration.ownership import OwnerSettings
 
 DBT_PROJECT_YML = Path(__file__).resolve().parent.parent / "dbt_project" / "dbt_project.yml"
 SETTINGS_ENV = "TEIKI_SETTINGS"
@@ -164,6 +165,8 @@ class MerchantSettings(Section):
     contact_policy: ContactPolicySettings = ContactPolicySettings()
     # The merchant's own campaign folder, the live switch and per-campaign overrides.
     campaigns: CampaignSettings = CampaignSettings()
+    # Who owns which assets in the UI (the data team, the CRM team): e-mails or team:<name>.
+    owners: OwnerSettings = OwnerSettings()
     # dbt vars overriding dbt_project.yml's defaults; passed to every dbt call.
     dbt_vars: dict[str, Any] = {}
 

@@ -199,4 +199,13 @@ def build_action_assets(settings: Settings, policy: ContactPolicySettings | None
             }
         )
 
-    return [call_center_list]
+    return [call_center_list, LEDGER_SPEC]
+
+
+# The action ledger as the dbt graph sees it (source `actions.action_ledger`, read by the effect
+# marts): written by the call list and every campaign (orchestration/actions/ledger.py), declared
+# here so it has a group, owners and a description like every other asset.
+LEDGER_SPEC = dg.AssetSpec(
+    key=["actions", "action_ledger"], group_name="actions", kinds={"duckdb"},
+    description="Every contact decision (sent, held out, capped, no consent ...) with its reason: "
+                "written by the call-center list and the campaigns, read by the effect marts.")

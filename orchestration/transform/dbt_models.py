@@ -10,6 +10,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from orchestration.charts.marts import CHARTS
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 from orchestration.settings import DBT_PROJECT_DIR, Settings
+from orchestration.transform.check_descriptions import describe_test
 from orchestration.transform.failing_rows import row_keys_of, with_failing_rows
 from orchestration.transform.prepare import dbt_environment, dbt_vars_args
 
@@ -33,6 +34,14 @@ class TeikiDbtTranslator(DagsterDbtTranslator):
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         return dbt_resource_props.get("schema")
+
+    def get_asset_check_spec(self, asset_spec: dg.AssetSpec, manifest: Mapping[str, Any], unique_id: str,
+                             project: Any) -> dg.AssetCheckSpec | None:
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is None or spec.description:
+            return spec
+        # What the check checks, why and what its failing does (transform/check_descriptions.py).
+        return spec._replace(description=describe_test(manifest["nodes"][unique_id], manifest))
 
     def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: Any) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
