@@ -3,7 +3,8 @@
 `make demo` sends dbt's own chatter to a log file; without this, the console says nothing for
 minutes and a failed warning check is visible only in that log. `follow_run` reads the run's
 events from the Dagster instance while the run executes (a daemon thread, polling the event log
-once a second) and prints one line per step start and end with the elapsed time; `warnings_text`
+once a second) and prints one line per step start and end with the elapsed time, and within a
+long step (the dbt build) how many assets it has materialized, every 5 s at most; `warnings_text`
 lists the failed warning checks (dbt warn tests and Teiki's own, e.g. an empty call list) of the
 finished run, with the first line of their description and their failing-row count.
 """
@@ -28,6 +29,8 @@ class follow_run:
         self.instance, self.run_id, self.out, self.poll = instance, run_id, out, poll_seconds
         self.started = time.monotonic()
         self.step_started: dict[str, float] = {}
+        self.materialized: dict[str, int] = {}
+        self.progress_seconds, self.last_progress = 5.0, time.monotonic()
         self.seen = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="run-progress", daemon=True)
@@ -52,10 +55,24 @@ class follow_run:
         records = self.instance.all_logs(self.run_id)
         for record in records[self.seen:]:
             event = record.dagster_event
-            if event is not None and event.event_type in _STEP_EVENTS:
-                self.out.write(self.line(event.event_type, event.step_key or "?", record.timestamp) + "\n")
-                self.out.flush()
+            if event is None:
+                continue
+            if event.event_type in _STEP_EVENTS:
+                self._write(self.line(event.event_type, event.step_key or "?", record.timestamp))
+            elif event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
+                # a long step (the dbt build) says how far it got, every few seconds at most
+                step = event.step_key or "?"
+                self.materialized[step] = self.materialized.get(step, 0) + 1
+                now = time.monotonic()
+                if now - self.last_progress >= self.progress_seconds:
+                    self.last_progress = now
+                    self._write(f"  [{now - self.started:6.1f} s]   {step}: {self.materialized[step]} "
+                                f"materialized so far (latest {event.asset_key.to_user_string()})")
         self.seen = len(records)
+
+    def _write(self, line: str) -> None:
+        self.out.write(line + "\n")
+        self.out.flush()
 
     def line(self, kind: dg.DagsterEventType, step: str, at: float) -> str:
         elapsed = time.monotonic() - self.started
