@@ -4,7 +4,8 @@
 minutes and a failed warning check is visible only in that log. `follow_run` reads the run's
 events from the Dagster instance while the run executes (a daemon thread, polling the event log
 once a second) and prints one line per step start and end with the elapsed time, and within a
-long step (the dbt build) how many assets it has materialized, every 5 s at most; `warnings_text`
+long step how many assets it has materialized, every 5 s at most (the dbt build, which holds its
+materializations back until dbt ends, logs its own `progress: ` lines instead, printed as they come); `warnings_text`
 lists the failed warning checks (dbt warn tests and Teiki's own, e.g. an empty call list) of the
 finished run, with the first line of their description and their failing-row count.
 """
@@ -17,6 +18,10 @@ from collections.abc import Iterable
 from typing import IO, Any
 
 import dagster as dg
+
+# A step that cannot stream its materializations as they happen (the dbt build holds its
+# events until dbt lets go of the warehouse) logs lines starting with this; they are printed.
+PROGRESS_PREFIX = "progress: "
 
 _STEP_EVENTS = {dg.DagsterEventType.STEP_START, dg.DagsterEventType.STEP_SUCCESS,
                 dg.DagsterEventType.STEP_FAILURE}
@@ -56,6 +61,10 @@ class follow_run:
         for record in records[self.seen:]:
             event = record.dagster_event
             if event is None:
+                message = record.user_message or ""
+                if message.startswith(PROGRESS_PREFIX):
+                    elapsed = time.monotonic() - self.started
+                    self._write(f"  [{elapsed:6.1f} s]   {record.step_key or '?'}: {message[len(PROGRESS_PREFIX):]}")
                 continue
             if event.event_type in _STEP_EVENTS:
                 self._write(self.line(event.event_type, event.step_key or "?", record.timestamp))

@@ -1,6 +1,7 @@
 """dbt models as Dagster assets; dbt tests become asset checks."""
 
 import os
+import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -9,6 +10,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 
 from orchestration.charts.marts import CHARTS
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
+from orchestration.run_progress import PROGRESS_PREFIX
 from orchestration.settings import DBT_PROJECT_DIR, Settings
 from orchestration.transform.check_descriptions import describe_test
 from orchestration.transform.failing_rows import row_keys_of, with_failing_rows
@@ -105,22 +107,22 @@ def build_dbt_assets(settings: Settings) -> dg.AssetsDefinition:
         # everything downstream of it, including the outbound actions.
         # The settings file's dbt vars are read now: a threshold changed there applies to this run.
         invocation = dbt.cli(["build", *dbt_vars_args()], context=context, raise_on_error=False)
-        # dbt holds DuckDB's single write lock while it runs, so the charted marts' outputs (and
-        # their checks, which must follow them) are held back until the stream ends, then sent
-        # with the chart rendered from the finished tables (orchestration/charts/).
-        # A failed test that names its key columns is held back too, and goes out with its
-        # failing rows' keys in its metadata, read once dbt has let go of the warehouse
-        # (transform/failing_rows.py).
+        # dbt holds DuckDB's single write lock while it runs, so every model's output (and its
+        # checks, which must follow it) is held back until the stream ends, then sent with its
+        # row count and, for the charted marts, the chart rendered from the finished tables
+        # (orchestration/charts/). Nothing downstream runs before this step ends either way.
+        # A failed test that names its key columns goes out with its failing rows' keys in its
+        # metadata, read once dbt has let go of the warehouse (transform/failing_rows.py).
         held: list[Any] = []
         failed_checks: list[Any] = []
+        progress = StreamProgress(context.log, total=len(context.selected_asset_keys))
         for event in invocation.stream():
+            progress.saw(event)
             if row_keys_of(event, invocation.manifest):
                 failed_checks.append(event)
-            elif _event_asset_key(context, event) in CHARTED_KEYS:
-                held.append(event)
             else:
-                yield event
-        yield from with_charts(context, settings, held)
+                held.append(event)
+        yield from with_row_counts_and_charts(context, settings, held)
         if failed_checks:
             yield from with_failing_rows(failed_checks, invocation, str(settings.warehouse), context.log)
         if not invocation.is_successful():
@@ -129,41 +131,63 @@ def build_dbt_assets(settings: Settings) -> dg.AssetsDefinition:
     return teiki_dbt_models
 
 
-CHARTED_KEYS = {dg.AssetKey(list(path)) for path in CHARTS}
+class StreamProgress:
+    """A log line every PROGRESS_SECONDS while dbt runs (`make demo` prints them: run_progress.py),
+    since the models' events are held back until dbt ends."""
+
+    PROGRESS_SECONDS = 5.0
+
+    def __init__(self, log: Any, total: int):
+        self.log, self.total, self.done = log, total, 0
+        self.last = time.monotonic()
+
+    def saw(self, event: Any) -> None:
+        if not isinstance(event, dg.Output):
+            return
+        self.done += 1
+        now = time.monotonic()
+        if now - self.last >= self.PROGRESS_SECONDS:
+            self.last = now
+            self.log.info(f"{PROGRESS_PREFIX}{self.done} of {self.total} dbt models built")
 
 
-def _event_asset_key(context: dg.AssetExecutionContext, event: Any) -> dg.AssetKey | None:
-    if isinstance(event, dg.Output):
-        return context.asset_key_for_output(event.output_name)
-    return getattr(event, "asset_key", None)
+def with_row_counts_and_charts(context: dg.AssetExecutionContext, settings: Settings,
+                               held: list[Any]) -> Iterator[Any]:
+    """The held-back events, each Output first with its row count (`dagster/row_count`) and, for
+    a charted mart, its chart in its metadata, then the checks and the rest in their order.
 
-
-def with_charts(context: dg.AssetExecutionContext, settings: Settings, held: list[Any]) -> Iterator[Any]:
-    """Held-back events, each charted mart's Output first with its chart added to its metadata.
-
-    A chart that fails to render is logged and left out; it never fails the materialization.
+    A chart that fails to render, or a count that cannot be read, is logged and left out; it
+    never fails the materialization.
     """
     outputs = [e for e in held if isinstance(e, dg.Output)]
     if outputs:
         warehouse = WarehouseResource(path=str(settings.warehouse))
         try:
             with warehouse.connect(read_only=True) as con:
-                charted = []
-                for event in outputs:
-                    key = context.asset_key_for_output(event.output_name)
-                    name, chart = CHARTS[tuple(key.path)]
-                    try:
-                        markdown = chart(con)
-                    except Exception as exc:  # noqa: BLE001 - a chart is never worth a failed run
-                        context.log.warning(f"chart {name} for {key.to_user_string()} not rendered: {exc}")
-                        charted.append(event)
-                        continue
-                    charted.append(event.with_metadata({**event.metadata, name: dg.MetadataValue.md(markdown)}))
+                enriched = [_with_row_count_and_chart(context, con, event) for event in outputs]
         except Exception as exc:  # noqa: BLE001 - e.g. the warehouse could not be opened
-            context.log.warning(f"charts not rendered: {exc}")
-            charted = outputs
-        yield from charted
+            context.log.warning(f"row counts and charts not added: {exc}")
+            enriched = outputs
+        yield from enriched
     yield from (e for e in held if not isinstance(e, dg.Output))
+
+
+def _with_row_count_and_chart(context: dg.AssetExecutionContext, con: Any, event: dg.Output) -> dg.Output:
+    key = context.asset_key_for_output(event.output_name)
+    extra: dict[str, Any] = {}
+    if len(key.path) == 2:
+        schema, name = key.path
+        try:
+            extra["dagster/row_count"] = con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0]
+        except Exception as exc:  # noqa: BLE001 - e.g. a model dbt skipped was never built
+            context.log.warning(f"row count of {key.to_user_string()} not read: {exc}")
+    if tuple(key.path) in CHARTS:
+        chart_name, chart = CHARTS[tuple(key.path)]
+        try:
+            extra[chart_name] = dg.MetadataValue.md(chart(con))
+        except Exception as exc:  # noqa: BLE001 - a chart is never worth a failed run
+            context.log.warning(f"chart {chart_name} for {key.to_user_string()} not rendered: {exc}")
+    return event.with_metadata({**event.metadata, **extra}) if extra else event
 
 
 def mart_keys(dbt_models: dg.AssetsDefinition) -> list[dg.AssetKey]:

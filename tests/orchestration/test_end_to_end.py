@@ -59,6 +59,21 @@ def test_every_asset_materialized_and_every_check_passed(pipeline):
     assert failed == []
 
 
+def test_every_model_says_its_row_count_and_the_charted_marts_show_their_chart(pipeline, wh):
+    from orchestration.charts.marts import CHARTS
+
+    metadata = {e.asset_key.to_user_string(): e.event_specific_data.materialization.metadata
+                for e in pipeline["result"].get_asset_materialization_events()}
+    models = [k for k in metadata if k.split("/")[0] in ("staging", "intermediate", "marts", "seeds")]
+    assert len(models) > 40
+    for key in models:
+        schema, name = key.split("/")
+        (count,) = wh.execute(f'select count(*) from "{schema}"."{name}"').fetchone()
+        assert metadata[key]["dagster/row_count"].value == count, key
+    for path, (chart_name, _) in CHARTS.items():
+        assert "![" in metadata["/".join(path)][chart_name].value, path
+
+
 def test_raw_tables_hold_every_exported_row(wh, exports):
     for stream, rows in exports.items():
         assert wh.execute(f"select count(*) from raw_csv.{stream}").fetchone()[0] == len(rows), stream
