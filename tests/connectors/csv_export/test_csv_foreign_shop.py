@@ -25,7 +25,7 @@ from demo_merchant.generate import generate
 from demo_pipeline import DEMO_AS_OF
 from foreign_shop import DEMO_PROFILE, FILES, PROFILE, write_foreign_shop
 
-CUSTOMERS, SEED = 200, 11
+CUSTOMERS, SEED = 300, 11  # the world test_csv_foreign_shop_marts.py runs (it has 発送待ち orders)
 # The consent the foreign cart does not export (the raw columns stay NULL: unknown).
 CONSENT = {("customers", c) for c in ("email_opt_in", "line_opt_in", "dm_opt_in", "phone_opt_in")}
 # Raw columns the two carts write differently on purpose, compared on their own below:
@@ -160,3 +160,40 @@ def test_order_lines_have_no_total_but_all_it_is_made_of(warehouse):
         "from raw_demo.order_lines d join raw_foreign.order_lines f using (order_id, line_number) "
         "where d.line_total <> f.unit_price * f.quantity - coalesce(f.discount, 0) limit 3").fetchall()
     assert off == []
+
+
+def test_the_profile_maps_onto_the_raw_contract():
+    """Every column the foreign profile fills is a raw contract column of the same type (dbt
+    staging reads them), and what it leaves out is exactly what the cart does not export."""
+    from connectors.csv_export import load_profile
+
+    demo, foreign = load_profile("demo_merchant"), load_profile("english_subscription_shop")
+    assert set(foreign.streams) == set(demo.streams)
+    left_out = set()
+    for name, stream in foreign.streams.items():
+        reference = {c.name: c.type for c in demo.streams[name].columns}
+        assert {c.name: c.type for c in stream.columns}.items() <= reference.items(), name
+        assert stream.primary_key == demo.streams[name].primary_key
+        left_out |= {(name, c) for c in reference} - {(name, c.name) for c in stream.columns}
+    assert left_out == CONSENT | {("order_lines", "line_total"), ("web_events", "url")}
+
+
+def test_the_world_uses_every_word_the_profile_maps(worlds):
+    """A map entry no row uses would go untested by the comparison above (a wrong label there
+    would load unseen). The two left are words this world cannot produce: the demo cart has no
+    campaign pages, and its pause reasons (unwell, travelling) never end a contract."""
+    from connectors.csv_export import load_profile
+    from connectors.csv_export.loader import stream_files
+
+    _, foreign = worlds
+    profile = load_profile("english_subscription_shop")
+    files = stream_files(foreign, profile)
+    unused = set()
+    for name, stream in profile.streams.items():
+        with open(files[name][0], encoding="utf-8", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        for column in stream.columns:
+            if column.map:
+                unused |= {(name, column.name, w) for w in set(column.map) - {r[column.header] for r in rows}}
+    assert unused == {("web_events", "page_type", "campaign"), ("subscriptions", "cancel_reason", "unwell"),
+                      ("subscriptions", "cancel_reason", "travelling")}
