@@ -33,7 +33,7 @@ SQL_TYPES: dict[str, str] = {
 _IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
 _TOP_KEYS = {"profile", "description", "encoding", "timezone", "true_values", "false_values", "streams"}
 _STREAM_KEYS = {"file", "primary_key", "cursor_field", "version_field", "export", "optional",
-                "columns", "description"}
+                "repeated_keys", "columns", "description"}
 #: What one export file of a stream holds: every live record (a full snapshot: a record it no
 #: longer holds was deleted) or only the records changed since an earlier export.
 EXPORT_KINDS = ("full", "incremental")
@@ -48,6 +48,10 @@ EXPORT_FIGURES: dict[str, str] = {
     "subscriptions.delivery_count": "the 定期契約's revenue orders (shipped or pending) up to the business date",
 }
 _UNMAPPED = ("error", "keep")
+#: Rows repeating a primary key: an error, or (for an order-level stream read from a cart's
+#: line-level file, one row per 明細 with the order's columns repeated) collapsed into one when
+#: every mapped value agrees.
+REPEATED_KEYS = ("error", "collapse")
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,9 @@ class StreamSpec:
     export: str = "incremental"
     # a stream the cart may not export at all (no file is no error)
     optional: bool = False
+    # "error": a repeated primary key fails the file; "collapse": rows repeating a key with the
+    # same mapped values are one record (the first line's), differing values still fail
+    repeated_keys: str = "error"
 
     @property
     def full(self) -> bool:
@@ -324,8 +331,13 @@ def _stream(sname: str, sdef: Any, bad) -> StreamSpec | None:
     if not isinstance(optional, bool):
         bad(sname, f"optional must be true or false, not {optional!r}")
         optional = False
+    repeated = sdef.get("repeated_keys", "error")
+    if repeated not in REPEATED_KEYS:
+        bad(sname, f"repeated_keys must be one of {' | '.join(REPEATED_KEYS)} (collapse: rows "
+                   f"repeating a primary key with the same values are one record), not {repeated!r}")
+        repeated = "error"
     return StreamSpec(sname, glob, pk, cursor, tuple(columns), version_field=version,
-                      export=export, optional=optional)
+                      export=export, optional=optional, repeated_keys=repeated)
 
 
 def _text(value: Any) -> str | None:

@@ -408,7 +408,32 @@ def _read_export(
     else:
         keys = list(zip(*(out_cols[i] for i in pk_pos)))
         unique = len(set(keys)) == len(keys)
-    if not unique:
+    if not unique and spec.repeated_keys == "collapse" and not problems:
+        # A line-level export feeding a record-level stream (受注 CSV with one row per 明細):
+        # rows repeating a key are one record when every mapped value agrees; the first
+        # line's row is kept (its _extra too). A disagreement is an error naming both lines.
+        first_at: dict[tuple[Any, ...], int] = {}
+        keep: list[int] = []
+        for i, key in enumerate(keys):
+            j = first_at.get(key)
+            if j is None:
+                first_at[key] = i
+                keep.append(i)
+                continue
+            for c, col in enumerate(spec.columns):
+                if out_cols[c][i] != out_cols[c][j]:
+                    shown = ", ".join(f"{spec.columns[p].name}={v}" for p, v in zip(pk_pos, key))
+                    problems.add(good_lines[i], col.header or col.name,
+                                 f"rows of one record ({shown}) disagree on {col.name}: this line "
+                                 f"and line {good_lines[j]} (repeated_keys: collapse needs the "
+                                 f"same values on every row of a record)", bucket="pk")
+                    break
+        if not problems:
+            out_cols = [[values[i] for i in keep] for values in out_cols]
+            good_rows = [good_rows[i] for i in keep]
+            good_lines = [good_lines[i] for i in keep]
+            unique = True
+    if not unique and spec.repeated_keys == "error":
         pk_headers = " + ".join(spec.columns[i].header for i in pk_pos)
         first_seen: dict[tuple[Any, ...], int] = {}
         for key, line in zip(keys, good_lines):
