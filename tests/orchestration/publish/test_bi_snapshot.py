@@ -30,7 +30,8 @@ def test_snapshot_copies_marts_only(tmp_path):
     assert snap.execute(
         "select count(*) from information_schema.tables where table_schema = 'staging'"
     ).fetchone() == (0,)
-    assert sorted(p.name for p in (tmp_path / "bi").iterdir()) == ["snap.duckdb"]
+    assert sorted(p.name for p in (tmp_path / "bi").iterdir()) == ["parquet", "snap.duckdb"]
+    assert sorted(p.name for p in (tmp_path / "bi" / "parquet").iterdir()) == ["subscriptions.parquet"]
 
 
 def test_a_reader_holding_the_snapshot_does_not_block_publishing(tmp_path):
@@ -94,7 +95,8 @@ def test_the_next_publish_removes_what_a_killed_publish_left(tmp_path):
 
     con = duckdb.connect(str(warehouse), read_only=True)
     publish_snapshot(con, target, "2026-11-23")
-    assert sorted(p.name for p in target.parent.iterdir()) == ["snap.duckdb"]
+    # the killed publish's Parquet folder (.parquet.<pid>.tmp) goes too
+    assert sorted(p.name for p in target.parent.iterdir()) == ["parquet", "snap.duckdb"]
 
 
 def test_stale_temp_files_go_and_a_running_publish_keeps_its_own(tmp_path):
@@ -117,7 +119,7 @@ def test_stale_temp_files_go_and_a_running_publish_keeps_its_own(tmp_path):
         publish_snapshot(con, target, "2026-11-23")
 
         assert sorted(p.name for p in target.parent.iterdir()) == sorted(
-            ["snap.duckdb", live.name, other_target.name])
+            ["snap.duckdb", "parquet", live.name, other_target.name])
     finally:
         running.kill()
         running.wait(timeout=30)
