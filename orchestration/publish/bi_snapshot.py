@@ -46,10 +46,11 @@ SNAPSHOT_SCHEMAS = ("marts",)
 # The oldest storage format every DuckDB 1.x reads (v1.0.0 through v1.5.x; 2.0 files are version
 # 69, which none of them reads). The marts use only the plain types below, which it holds.
 STORAGE_VERSION = "v1.0.0"
-# Types a DuckDB 1.0 client reads from a v1.0.0 file (tests/orchestration/publish/test_bi_clients.py
-# writes one column of each and reads it back with 1.x clients).
+# Types a DuckDB 1.0 client reads from a v1.0.0 file and Parquet holds exactly
+# (tests/orchestration/publish/test_bi_clients.py writes one column of each and reads it back with
+# 1.x clients). Not HUGEINT: Parquet has no 128-bit integer and DuckDB writes it as DOUBLE.
 READABLE_TYPES = frozenset({
-    "BOOLEAN", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE",
+    "BOOLEAN", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "FLOAT", "DOUBLE",
     "VARCHAR", "DATE", "TIME", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "INTERVAL", "UUID", "BLOB",
 })
 _DECIMAL = re.compile(r"DECIMAL\(\d+,\d+\)")
@@ -96,7 +97,8 @@ def publish_snapshot(warehouse: duckdb.DuckDBPyConnection, target: Path, as_of_d
     warehouse.execute(f"attach {quoted} as bi_snapshot_tmp "
                       f"(read_only false, storage_version '{STORAGE_VERSION}')")
     try:
-        os.mkdir(parquet_tmp, 0o700)  # the umask narrows it further, never widens it
+        # The umask decides, as for the snapshot file: 0700, or 0750 for a reading group (027).
+        os.mkdir(parquet_tmp)
         for schema in sorted({s for s, _ in tables}):
             warehouse.execute(f'create schema bi_snapshot_tmp."{schema}"')
         for schema, table in tables:
@@ -191,7 +193,7 @@ def _copied_columns(warehouse: duckdb.DuckDBPyConnection, schema: str, table: st
         if data_type not in READABLE_TYPES and not _DECIMAL.fullmatch(data_type):
             raise UnreadableTypeError(
                 f"{schema}.{table}, column {name}: type {data_type} cannot be published in the BI "
-                f"snapshot (storage {STORAGE_VERSION}, read by DuckDB 1.x clients); cast it in the "
+                f"snapshot (storage {STORAGE_VERSION} for DuckDB 1.x clients, and Parquet); cast it in the "
                 f"mart to one of {', '.join(sorted(READABLE_TYPES))} or DECIMAL(p,s)"
             )
     return ", ".join('"' + name.replace('"', '""') + '"' for name, _ in columns)
