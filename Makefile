@@ -48,7 +48,7 @@ BI_DUCKDB_CLI := duckdb-cli==1.5.6
 BI_DUCKDB_PY := duckdb==1.0.0
 bi-clients: $(BI_CLIENTS)/python/.installed $(BI_CLIENTS)/node_modules/.installed
 
-$(BI_CLIENTS)/python/.installed: Makefile $(STAMP)
+$(BI_CLIENTS)/python/.installed: Makefile | $(STAMP)
 	rm -rf $(BI_CLIENTS)/python
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --target $(BI_CLIENTS)/python/cli '$(BI_DUCKDB_CLI)'
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --target $(BI_CLIENTS)/python/py '$(BI_DUCKDB_PY)'
