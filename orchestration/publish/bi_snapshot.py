@@ -22,15 +22,19 @@ DuckDB writes some newer types (BIGNUM) into a v1.0.0 file that a 1.0 client the
 
 Beside the file, `parquet/<mart>.parquet` (one file per mart, the same columns left
 out) for tools that read Parquet but not DuckDB (Excel's Power Query, pandas, Spark). The folder
-is built as `.parquet.<pid>.tmp` and swapped in by two renames just after the DuckDB file: the old
-folder is renamed aside, the new one into place, the old one removed. Between the two renames
-(microseconds) `parquet/` does not exist, a reader listing it then finds nothing and must retry;
-a reader that has a Parquet file open keeps reading the old, complete file. Files and folders get
+is built as `.parquet.<pid>.tmp` and swapped in just after the DuckDB file. On Linux the two
+folders are exchanged in one step, so a reader finds the old folder or the new one; elsewhere it
+takes two renames and for an instant between them `parquet/` is absent (a reader must retry). A
+reader that has a Parquet file open keeps reading the old, complete file either way. A reader that
+opens the DuckDB file and then Parquet files in the instant between the two swaps can see the
+new file with old Parquet files: `meta.published` is in the file only. Files and folders get
 the process umask (Teiki's private umask: 0600/0700, or 0640/0750 with `TEIKI_UMASK=027`).
 """
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import os
 import re
 import shutil
@@ -145,20 +149,40 @@ def _folder_temp(folder: Path, kind: str, pid: int | None = None) -> Path:
 
 
 def _swap_folder(new: Path, folder: Path) -> None:
-    """Put `new` in the place of `folder`: rename the old one aside, the new one in, drop the old.
+    """Put `new` in the place of `folder` and remove the old one.
 
-    POSIX renames a folder atomically only onto an absent or empty one, hence two renames."""
+    Linux exchanges the two folders in one step (renameat2 RENAME_EXCHANGE): a reader sees the old
+    folder or the new one. Elsewhere (or on a filesystem without it) POSIX renames a folder only
+    onto an absent or empty one, hence two renames, with `folder` absent for an instant between."""
     old = _folder_temp(folder, "old")
     shutil.rmtree(old, ignore_errors=True)
-    if folder.exists():
-        os.rename(folder, old)
-    os.rename(new, folder)
+    if folder.exists() and _exchange(new, folder):
+        old = new  # now holds the previous contents
+    else:
+        if folder.exists():
+            os.rename(folder, old)
+        os.rename(new, folder)
     fd = os.open(folder.parent, os.O_RDONLY)
     try:
         os.fsync(fd)  # the renames themselves survive a crash
     finally:
         os.close(fd)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
 
 
 def _remove_stale_folders(folder: Path) -> None:

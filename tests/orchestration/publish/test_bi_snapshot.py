@@ -178,3 +178,18 @@ def test_the_setting_publishes_a_snapshot_without_contact_columns(
         assert snap.execute("select count(*) from marts.customers").fetchone() == (1,)
     finally:
         snap.close()
+
+
+def test_the_parquet_folder_is_replaced_whole(tmp_path):
+    """A mart dropped from the warehouse leaves the Parquet folder too; nothing is left aside."""
+    con = _warehouse(tmp_path / "w.duckdb", 4)
+    con.execute("create table marts.kpis as select 1 as n")
+    target = tmp_path / "bi" / "snap.duckdb"
+    publish_snapshot(con, target, "2026-11-22")
+    con.execute("drop table marts.kpis; create table marts.cohorts as select 2 as n")
+    publish_snapshot(con, target, "2026-11-23")
+    assert sorted(p.name for p in target.parent.iterdir()) == ["parquet", "snap.duckdb"]
+    assert sorted(p.name for p in (target.parent / "parquet").iterdir()) == [
+        "cohorts.parquet", "subscriptions.parquet"]
+    assert duckdb.connect().execute(
+        f"select n from read_parquet('{target.parent / 'parquet' / 'cohorts.parquet'}')").fetchall() == [(2,)]
