@@ -10,7 +10,7 @@ export DAGSTER_HOME := $(CURDIR)/dagster_home
 # The venv first on PATH: `dagster dev` re-parses dbt on reload and looks for `dbt` there.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: demo test test-slow dev install manifest browser clean
+.PHONY: demo test test-slow dev install manifest browser bi-clients clean
 
 install: $(STAMP)
 
@@ -39,12 +39,32 @@ demo: install manifest
 browser:
 	@scripts/ensure_chromium.sh
 
+# DuckDB 1.x clients the BI snapshot must open (tests/orchestration/publish/test_bi_clients.py):
+# PyPI's DuckDB CLI and the oldest 1.x Python package in a folder of their own (not the venv, whose
+# duckdb is 2.0), and Node's client from npm (the one Evidence uses). Cached: re-installed only
+# when the pins change.
+BI_CLIENTS := tests/bi_clients
+BI_DUCKDB_CLI := duckdb-cli==1.5.6
+BI_DUCKDB_PY := duckdb==1.0.0
+bi-clients: $(BI_CLIENTS)/python/.installed $(BI_CLIENTS)/node_modules/.installed
+
+$(BI_CLIENTS)/python/.installed: Makefile | $(STAMP)
+	rm -rf $(BI_CLIENTS)/python
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --target $(BI_CLIENTS)/python/cli '$(BI_DUCKDB_CLI)'
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --target $(BI_CLIENTS)/python/py '$(BI_DUCKDB_PY)'
+	@touch $@
+
+$(BI_CLIENTS)/node_modules/.installed: $(BI_CLIENTS)/package.json $(BI_CLIENTS)/package-lock.json
+	@scripts/ensure_node.sh
+	cd $(BI_CLIENTS) && npm ci --no-audit --no-fund --silent
+	@touch $@
+
 # The everyday suite; `test-slow` holds the few suites over its 10-minute budget (CI runs both).
-test: install manifest browser
+test: install manifest browser bi-clients
 	$(BIN)/python -m pytest -q -m "not slow"
 
 # pytest exits 5 when nothing is marked slow: not a failure.
-test-slow: install manifest browser
+test-slow: install manifest browser bi-clients
 	$(BIN)/python -m pytest -q -m slow || [ $$? -eq 5 ]
 
 # The UI's address. On a taken port `dagster dev` would keep its daemon and schedules running

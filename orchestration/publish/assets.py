@@ -4,7 +4,7 @@ import dagster as dg
 
 from orchestration.merchant_settings import load_merchant_settings
 from orchestration.observability.republish import REPUBLISH_CONDITION
-from orchestration.publish.bi_snapshot import publish_snapshot
+from orchestration.publish.bi_snapshot import PARQUET_DIR, STORAGE_VERSION, publish_snapshot
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 from orchestration.settings import Settings
 from orchestration.transform.dbt_models import mart_keys
@@ -21,8 +21,9 @@ def build_publish_assets(settings: Settings, dbt_models: dg.AssetsDefinition) ->
         # Republished after any refresh that updated a mart, not only by the daily job.
         automation_condition=REPUBLISH_CONDITION,
         description=(
-            f"Every mart copied into {settings.bi_snapshot}, replaced atomically after each "
-            "refresh. BI tools open this file read-only, never the live warehouse."
+            f"Every mart copied into {settings.bi_snapshot} (DuckDB's v1.0.0 storage format, "
+            "which DuckDB 1.x clients read) and as Parquet into the parquet/ folder beside it, "
+            "replaced after each refresh. BI tools open these read-only, never the live warehouse."
         ),
     )
     def bi_snapshot(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
@@ -36,6 +37,8 @@ def build_publish_assets(settings: Settings, dbt_models: dg.AssetsDefinition) ->
         return dg.MaterializeResult(
             metadata={
                 "path": dg.MetadataValue.path(str(settings.bi_snapshot)),
+                "parquet": dg.MetadataValue.path(str(settings.bi_snapshot.parent / PARQUET_DIR)),
+                "storage_version": STORAGE_VERSION,
                 "tables": dg.MetadataValue.json(counts),
                 "as_of_date": settings.business_date().isoformat(),
                 "personal_columns_left_out": dg.MetadataValue.json(list(leave_out)),

@@ -30,7 +30,8 @@ def test_snapshot_copies_marts_only(tmp_path):
     assert snap.execute(
         "select count(*) from information_schema.tables where table_schema = 'staging'"
     ).fetchone() == (0,)
-    assert sorted(p.name for p in (tmp_path / "bi").iterdir()) == ["snap.duckdb"]
+    assert sorted(p.name for p in (tmp_path / "bi").iterdir()) == ["parquet", "snap.duckdb"]
+    assert sorted(p.name for p in (tmp_path / "bi" / "parquet").iterdir()) == ["subscriptions.parquet"]
 
 
 def test_a_reader_holding_the_snapshot_does_not_block_publishing(tmp_path):
@@ -94,7 +95,8 @@ def test_the_next_publish_removes_what_a_killed_publish_left(tmp_path):
 
     con = duckdb.connect(str(warehouse), read_only=True)
     publish_snapshot(con, target, "2026-11-23")
-    assert sorted(p.name for p in target.parent.iterdir()) == ["snap.duckdb"]
+    # the killed publish's Parquet folder (.parquet.<pid>.tmp) goes too
+    assert sorted(p.name for p in target.parent.iterdir()) == ["parquet", "snap.duckdb"]
 
 
 def test_stale_temp_files_go_and_a_running_publish_keeps_its_own(tmp_path):
@@ -117,7 +119,7 @@ def test_stale_temp_files_go_and_a_running_publish_keeps_its_own(tmp_path):
         publish_snapshot(con, target, "2026-11-23")
 
         assert sorted(p.name for p in target.parent.iterdir()) == sorted(
-            ["snap.duckdb", live.name, other_target.name])
+            ["snap.duckdb", "parquet", live.name, other_target.name])
     finally:
         running.kill()
         running.wait(timeout=30)
@@ -176,3 +178,18 @@ def test_the_setting_publishes_a_snapshot_without_contact_columns(
         assert snap.execute("select count(*) from marts.customers").fetchone() == (1,)
     finally:
         snap.close()
+
+
+def test_the_parquet_folder_is_replaced_whole(tmp_path):
+    """A mart dropped from the warehouse leaves the Parquet folder too; nothing is left aside."""
+    con = _warehouse(tmp_path / "w.duckdb", 4)
+    con.execute("create table marts.kpis as select 1 as n")
+    target = tmp_path / "bi" / "snap.duckdb"
+    publish_snapshot(con, target, "2026-11-22")
+    con.execute("drop table marts.kpis; create table marts.cohorts as select 2 as n")
+    publish_snapshot(con, target, "2026-11-23")
+    assert sorted(p.name for p in target.parent.iterdir()) == ["parquet", "snap.duckdb"]
+    assert sorted(p.name for p in (target.parent / "parquet").iterdir()) == [
+        "cohorts.parquet", "subscriptions.parquet"]
+    assert duckdb.connect().execute(
+        f"select n from read_parquet('{target.parent / 'parquet' / 'cohorts.parquet'}')").fetchall() == [(2,)]
