@@ -35,6 +35,7 @@ class follow_run:
         self.started = time.monotonic()
         self.step_started: dict[str, float] = {}
         self.materialized: dict[str, int] = {}
+        self.says_own_progress: set[str | None] = set()
         self.progress_seconds, self.last_progress = 5.0, time.monotonic()
         self.seen = 0
         self._stop = threading.Event()
@@ -63,6 +64,7 @@ class follow_run:
             if event is None:
                 message = record.user_message or ""
                 if message.startswith(PROGRESS_PREFIX):
+                    self.says_own_progress.add(record.step_key)
                     elapsed = time.monotonic() - self.started
                     self._write(f"  [{elapsed:6.1f} s]   {record.step_key or '?'}: {message[len(PROGRESS_PREFIX):]}")
                 continue
@@ -71,6 +73,8 @@ class follow_run:
             elif event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
                 # a long step (the dbt build) says how far it got, every few seconds at most
                 step = event.step_key or "?"
+                if step in self.says_own_progress:  # its held-back events arrive in one burst
+                    continue
                 self.materialized[step] = self.materialized.get(step, 0) + 1
                 now = time.monotonic()
                 if now - self.last_progress >= self.progress_seconds:
