@@ -100,7 +100,7 @@ final as (
         full_name,
         full_name_kana,
         phone,
-        coalesce(phone_opt_in, false) as phone_opt_in,
+        phone_opt_in,
         subscription_id,
         product_id,
         product_name,
