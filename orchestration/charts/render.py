@@ -32,7 +32,11 @@ def _png(fig) -> bytes:
 
 
 def markdown_image(png: bytes, alt: str) -> str:
-    """Markdown embedding the PNG as a base64 data URI (shown inline by the Dagster UI)."""
+    """Markdown embedding the PNG as a base64 data URI.
+
+    The Dagster UI (1.13) draws markdown metadata in place on the asset page only when it is
+    under 1000 characters; a chart is tens of kilobytes, so it sits behind [Show Markdown]
+    there, which opens it in a dialog (its sanitizer allows data: images)."""
     return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode('ascii')})"
 
 
