@@ -18,14 +18,15 @@ MIN_ELIGIBLE_FOR_FLOW_POINT = 20
 
 
 def subscription_flow_rows(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int, float]]:
-    """(product_id, delivery_number, share of eligible first deliveries reaching n), all cohorts
-    pooled, from marts.subscription_flow."""
+    """(product label, delivery_number, share of eligible first deliveries reaching n), all
+    cohorts pooled, from marts.subscription_flow. The label is the 商品名 a CRM manager knows the
+    product by (the 商品コード when the cart gave no name)."""
     return con.execute(
         """
-        select product_id, delivery_number,
+        select coalesce(max(product_name), product_id), delivery_number,
                sum(subscriptions_reached) / sum(eligible_subscriptions)
         from marts.subscription_flow
-        group by all
+        group by product_id, delivery_number
         having sum(eligible_subscriptions) >= ?
         order by 1, 2
         """,
@@ -33,13 +34,18 @@ def subscription_flow_rows(con: duckdb.DuckDBPyConnection) -> list[tuple[str, in
     ).fetchall()
 
 
-
 def cohort_retention_rows(con: duckdb.DuckDBPyConnection) -> list[tuple]:
-    """(cohort_month, months_since_first_order, retention) across sources."""
+    """(cohort_month, months_since_first_order, retention, is_partial) across sources.
+
+    is_partial: the activity month is the business date's month or later, so it is counted only
+    up to the business date and its retention reads low. The business date is the mart's own
+    as_of_date column (the date dbt computed it at), so chart and table cannot disagree.
+    """
     return con.execute(
         """
         select cohort_month, months_since_first_order,
-               sum(active_customers) / nullif(sum(cohort_customers), 0)
+               sum(active_customers) / nullif(sum(cohort_customers), 0),
+               bool_or(activity_month >= cast(date_trunc('month', as_of_date) as date))
         from marts.cohort_retention
         group by all
         order by 1, 2
