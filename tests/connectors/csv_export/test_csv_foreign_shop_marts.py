@@ -28,6 +28,7 @@ import pytest
 from demo_merchant.generate import generate
 from demo_pipeline import DEMO_AS_OF, teiki_env
 from foreign_shop import write_foreign_shop
+from mart_comparison import comparable, rows_only_on_each_side, shared_columns
 from orchestration.actions.call_center import EMPTY_LIST_CHECK, call_list_path
 
 # Two full pipeline runs (the demo merchant's, shared with test_api_marts.py, and the foreign
@@ -188,29 +189,13 @@ def test_every_mart_is_classified(con):
     assert set(COMPARED) | set(NOT_COMPARED) <= marts
 
 
-def _comparable(column: str, data_type: str) -> str:
-    if data_type in ("DOUBLE", "FLOAT") or data_type.startswith("DECIMAL"):
-        return f"round({column}, 9) as {column}"  # the same sums in another order may differ in the last bit
-    return column
-
-
 @pytest.mark.parametrize("mart", sorted(COMPARED))
 def test_the_foreign_shop_gives_the_demo_marts(con, mart):
     left_out = set(COMPARED[mart])
-    columns = con.execute(
-        "select column_name, data_type from duckdb_columns() where database_name = 'demo_path' "
-        "and schema_name = 'marts' and table_name = ? order by column_index", [mart]).fetchall()
-    foreign_columns = {r[0] for r in con.execute(
-        "select column_name from duckdb_columns() where database_name = 'foreign_path' "
-        "and schema_name = 'marts' and table_name = ?", [mart]).fetchall()}
-    assert {c for c, _ in columns} == foreign_columns
-    assert left_out <= foreign_columns, "a left-out column no longer exists"
-    kept = ", ".join(_comparable(c, t) for c, t in columns if c not in left_out)
-    count = con.execute(f"select count(*) from demo_path.marts.{mart}").fetchone()[0]
-    assert count > 0, f"{mart} is empty on the demo path: nothing would be compared"
+    columns = shared_columns(con, "demo_path", "foreign_path", mart, left_out)
+    kept = ", ".join(comparable(c, c, t) for c, t in columns if c not in left_out)
     demo_sql = f"select {kept} from demo_path.marts.{mart}"
     foreign_sql = f"select {kept} from foreign_path.marts.{mart}"
-    only_demo = con.execute(f"{demo_sql} except all {foreign_sql} limit 5").fetchall()
-    only_foreign = con.execute(f"{foreign_sql} except all {demo_sql} limit 5").fetchall()
+    only_demo, only_foreign = rows_only_on_each_side(con, demo_sql, foreign_sql)
     assert (only_demo, only_foreign) == ([], []), (
         f"{mart}: rows only on the demo path {only_demo}\n rows only on the foreign shop's {only_foreign}")
