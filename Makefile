@@ -10,7 +10,7 @@ export DAGSTER_HOME := $(CURDIR)/dagster_home
 # The venv first on PATH: `dagster dev` re-parses dbt on reload and looks for `dbt` there.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: demo test test-slow dev install manifest browser bi-clients clean
+.PHONY: demo test test-slow dev install manifest browser bi-clients dashboard clean
 
 install: $(STAMP)
 
@@ -38,6 +38,11 @@ demo: install manifest
 
 browser:
 	@scripts/ensure_chromium.sh
+
+# The Evidence dashboard of the BI snapshot in force (README "Dashboard"); run `make demo` first.
+dashboard: install
+	@scripts/ensure_node.sh
+	$(BIN)/python scripts/dashboard.py
 
 # DuckDB 1.x clients the BI snapshot must open (tests/orchestration/publish/test_bi_clients.py):
 # PyPI's DuckDB CLI and the oldest 1.x Python package in a folder of their own (not the venv, whose
